@@ -1,0 +1,63 @@
+# Finds every third-party dependency. Arrow and Parquet come from the pyarrow wheel (the same
+# version the GPU machine has), which ships headers and versioned shared libraries but no CMake
+# package files, so they are declared here as imported targets.
+find_package(Threads REQUIRED)
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+
+execute_process(
+  COMMAND ${Python3_EXECUTABLE} -c "import pyarrow as pa; print(pa.__version__); print(pa.get_include()); print(pa.get_library_dirs()[0])"
+  OUTPUT_VARIABLE pyarrow_info RESULT_VARIABLE pyarrow_rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT pyarrow_rc EQUAL 0)
+  message(FATAL_ERROR "pyarrow is not importable by ${Python3_EXECUTABLE}; run scripts/bootstrap.sh first")
+endif()
+string(REPLACE "\n" ";" pyarrow_info "${pyarrow_info}")
+list(GET pyarrow_info 0 SLUICE_ARROW_VERSION)
+list(GET pyarrow_info 1 ARROW_INCLUDE_DIR)
+list(GET pyarrow_info 2 ARROW_LIBRARY_DIR)
+string(REGEX MATCH "^([0-9]+)" arrow_major "${SLUICE_ARROW_VERSION}")
+set(arrow_soversion "${arrow_major}00")
+message(STATUS "Arrow ${SLUICE_ARROW_VERSION} from pyarrow: ${ARROW_LIBRARY_DIR}")
+
+foreach(lib arrow parquet)
+  set(path "${ARROW_LIBRARY_DIR}/lib${lib}.so.${arrow_soversion}")
+  if(NOT EXISTS "${path}")
+    message(FATAL_ERROR "${path} not found in the pyarrow wheel")
+  endif()
+  add_library(Arrow::${lib} SHARED IMPORTED)
+  set_target_properties(Arrow::${lib} PROPERTIES
+    IMPORTED_LOCATION "${path}"
+    IMPORTED_SONAME "lib${lib}.so.${arrow_soversion}"
+    INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${ARROW_INCLUDE_DIR}"
+    INTERFACE_INCLUDE_DIRECTORIES "${ARROW_INCLUDE_DIR}")
+endforeach()
+set_property(TARGET Arrow::parquet PROPERTY INTERFACE_LINK_LIBRARIES Arrow::arrow)
+# The binary finds the wheel's libraries where they were at build time; elsewhere, LD_LIBRARY_PATH.
+set(CMAKE_BUILD_RPATH "${ARROW_LIBRARY_DIR}")
+set(CMAKE_INSTALL_RPATH "${ARROW_LIBRARY_DIR}")
+
+find_package(dnnl CONFIG QUIET)
+if(NOT TARGET DNNL::dnnl)
+  find_library(DNNL_LIBRARY dnnl REQUIRED)
+  add_library(DNNL::dnnl UNKNOWN IMPORTED)
+  set_target_properties(DNNL::dnnl PROPERTIES IMPORTED_LOCATION "${DNNL_LIBRARY}")
+endif()
+
+find_package(JPEG REQUIRED)
+find_library(SPNG_LIBRARY spng REQUIRED)
+find_path(SPNG_INCLUDE_DIR spng.h REQUIRED)
+add_library(spng::spng UNKNOWN IMPORTED)
+set_target_properties(spng::spng PROPERTIES IMPORTED_LOCATION "${SPNG_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${SPNG_INCLUDE_DIR}")
+
+find_package(CLI11 CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(GTest REQUIRED)
+
+# Real photographs for `sluice datagen`, shipped by the scikit-image wheel.
+execute_process(
+  COMMAND ${Python3_EXECUTABLE} -c "import skimage, os; print(os.path.join(os.path.dirname(skimage.__file__), 'data'))"
+  OUTPUT_VARIABLE SLUICE_PHOTO_DIR RESULT_VARIABLE skimage_rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT skimage_rc EQUAL 0)
+  set(SLUICE_PHOTO_DIR "")
+  message(WARNING "scikit-image not found: `sluice datagen` will need --photos DIR")
+endif()
