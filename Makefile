@@ -20,7 +20,7 @@ unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 e2e-test: build
-	SLUICE_BIN=$(abspath $(BUILD_DIR))/sluice $(PYTHON) -m pytest -q tests/e2e
+	SLUICE_BIN=$(abspath $(BUILD_DIR))/sluice $(PYTHON) -m pytest -q tests
 
 test: unit-test e2e-test
 
