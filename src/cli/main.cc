@@ -4,6 +4,11 @@
 
 namespace sluice::cli {
 
+std::vector<CommandAdder>& commandRegistry() {
+  static std::vector<CommandAdder> registry;
+  return registry;
+}
+
 int reportStatus(const Status& status) {
   if (status.ok()) return 0;
   std::cerr << "sluice: error: " << status.message() << "\n";
@@ -17,14 +22,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", SLUICE_VERSION);
   int exitCode = 0;
-  sluice::cli::addInfoCommand(app, exitCode);
-  sluice::cli::addRunCommands(app, exitCode);
-  sluice::cli::addDatagenCommand(app, exitCode);
-  sluice::cli::addModelCommands(app, exitCode);
+  for (const auto& addCommand : sluice::cli::commandRegistry()) addCommand(app, exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    // CLI11 returns 0 for --help/--version; every real parse error is a usage error (exit 2).
+    // CLI11 returns 0 for --help and --version; every real parse error is a usage error (exit 2).
     int code = app.exit(error);
     return code == 0 ? 0 : 2;
   }
