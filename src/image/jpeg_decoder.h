@@ -1,0 +1,18 @@
+#pragma once
+// JPEG decoding with libjpeg-turbo; used through decodeImage, which picks the format.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "image/image.h"
+#include "sluice/status.h"
+
+namespace sluice::image {
+
+/// True when `data` starts with the JPEG start-of-image marker.
+bool looksLikeJpeg(const uint8_t* data, size_t size);
+
+/// Decodes a JPEG into RGB (greyscale replicated, CMYK/YCCK converted). Thread-safe.
+Result<Image> decodeJpeg(const uint8_t* data, size_t size);
+
+}  // namespace sluice::image
