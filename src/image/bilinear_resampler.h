@@ -1,0 +1,71 @@
+#pragma once
+// Resizing with Pillow's BILINEAR filter, which is what torchvision's Resize applies to PIL images:
+// models trained through torchvision saw images resized exactly this way.
+
+#include <cstdint>
+#include <vector>
+
+#include "image/image.h"
+#include "sluice/status.h"
+
+namespace sluice::image {
+
+/// A rectangle of a source image in pixel coordinates, edges included as in Pillow's `box`
+/// argument: (left, top) is the top-left corner, (right, bottom) the bottom-right; may be fractional.
+struct Region {
+  double left = 0;
+  double top = 0;
+  double right = 0;
+  double bottom = 0;
+
+  static Region whole(const ImageView& image) { return {0, 0, double(image.width), double(image.height)}; }
+};
+
+/// Resizes a region of a uint8 image the way Pillow's `Image.resize(size, BILINEAR, box)` does,
+/// bit for bit: a separable triangle filter whose support widens by the scale factor when
+/// downscaling (antialiased), coefficients normalised and rounded to 22-bit fixed point, and two
+/// passes with the intermediate rounded to uint8. The pass order follows Pillow 13: the vertical
+/// pass first when the height shrinks by more than twice as many pixels as the width does,
+/// otherwise the horizontal pass first (older Pillow always went horizontal first; the two orders
+/// differ by at most 1 in a minority of pixels).
+/// Keeps its coefficient tables and intermediate buffer between calls, so a worker that resizes
+/// many images allocates only when the geometry grows. Not thread-safe: one per worker thread.
+class BilinearResampler {
+ public:
+  /// Writes `region` of `source`, resized to `destination`'s width and height, into `destination`.
+  /// Both must have the same channel count (1 to 4); the region must lie inside the source.
+  Status resize(const ImageView& source, const Region& region, const MutableImageView& destination);
+
+ private:
+  // One axis' filter: for each output position, the first input index, the number of taps and
+  // `tapStride` fixed-point weights.
+  struct AxisCoefficients {
+    std::vector<int32_t> firstInput;
+    std::vector<int32_t> numTaps;
+    std::vector<int32_t> weights;
+    int tapStride = 0;
+  };
+  void computeCoefficients(int inputSize, double regionStart, double regionEnd, int outputSize,
+                           AxisCoefficients& coefficients);
+  // Filters rows [firstRow, firstRow + destination.height) of `source` horizontally; `source`
+  // starts at input column `firstColumn` of the coefficient tables.
+  void resampleHorizontally(const ImageView& source, int firstRow, int firstColumn,
+                            const MutableImageView& destination);
+  // Filters `source` vertically; `source` starts at input row `firstRow` of the coefficient tables.
+  void resampleVertically(const ImageView& source, int firstRow, const MutableImageView& destination);
+
+  AxisCoefficients horizontal_;
+  AxisCoefficients vertical_;
+  std::vector<double> unnormalizedWeights_;
+  std::vector<uint8_t> intermediate_;     // the first pass' output
+  std::vector<int32_t> rowAccumulator_;   // one output row of the vertical pass, in fixed point
+};
+
+/// Resizes `region` of `source` to outputWidth x outputHeight (Pillow BILINEAR) into a new Image.
+Result<Image> resizeBilinear(const ImageView& source, const Region& region, int outputWidth,
+                             int outputHeight);
+
+/// Resizes the whole of `source` to outputWidth x outputHeight (Pillow BILINEAR).
+Result<Image> resizeBilinear(const ImageView& source, int outputWidth, int outputHeight);
+
+}  // namespace sluice::image
