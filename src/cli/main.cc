@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "io/storage.h"
 
 namespace sluice::cli {
 
@@ -28,7 +29,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     // CLI11 returns 0 for --help and --version; every real parse error is a usage error (exit 2).
     int code = app.exit(error);
-    return code == 0 ? 0 : 2;
+    exitCode = code == 0 ? 0 : 2;
   }
+  sluice::io::finalizeStorage();
   return exitCode;
 }

@@ -1,0 +1,159 @@
+// `sluice run`, `sluice preprocess` and `sluice predict`: the pipeline, whole or in two stages.
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/progress_printer.h"
+#include "core/byte_size.h"
+#include "engine/backend_factory.h"
+#include "engine/pipeline.h"
+
+namespace sluice::cli {
+
+namespace {
+
+/// Flag values as typed; turned into JobOptions (with validation) when the command runs.
+struct RunFlags {
+  engine::JobOptions job;
+  std::string imageShape;
+  std::string normalization = "imagenet";
+  std::string memoryBudget;
+  std::string reportPath;
+  bool progress = false;
+  bool noProgress = false;
+};
+
+void addCommonFlags(CLI::App& command, RunFlags& flags) {
+  auto& job = flags.job;
+  command.add_option("--input", job.input, "Parquet file, folder, glob or s3://bucket/prefix")->required();
+  command.add_option("--output", job.output, "output folder or s3://bucket/prefix (one file per input file)")
+      ->required();
+  command.add_option("--image-column", job.imageColumn, "column holding the images")->capture_default_str();
+  command.add_option("--limit", job.limit, "process only the first N images")->check(CLI::NonNegativeNumber);
+  command.add_option("--cpu-workers", job.cpuWorkers, "preprocessing threads (default: one per core)")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--memory-budget", flags.memoryBudget,
+                     "memory the job may use, e.g. 2G (default: a quarter of RAM, 1G to 16G)");
+  command.add_option("--pass-through", job.passThrough,
+                     "input columns copied to the output (a name clashing with an output column gets an "
+                     "input_ prefix)")
+      ->delimiter(',');
+  command.add_option("--report", flags.reportPath, "write a JSON report of the job to this file");
+  command.add_flag("--progress", flags.progress, "show progress on stderr even when it is not a terminal");
+  command.add_flag("--no-progress", flags.noProgress, "never show progress");
+  command.add_flag("--skip-bad-files", job.skipBadFiles,
+                   "skip unreadable input files (listed in the report) instead of failing the job");
+  command.add_flag("--resume", job.resume, "skip input files whose output file already exists");
+  command.add_option("--s3-endpoint", job.storage.s3Endpoint,
+                     "S3 endpoint URL, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL, else AWS)");
+}
+
+void addImageFlags(CLI::App& command, RunFlags& flags, const std::string& defaultShape) {
+  flags.imageShape = defaultShape;
+  command.add_option("--image-shape", flags.imageShape, "H,W,C of raw-pixel images")->capture_default_str();
+  command.add_option("--crop-size", flags.job.cropSize, "center crop size")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+void addModelFlags(CLI::App& command, RunFlags& flags) {
+  auto& job = flags.job;
+  job.device = "auto";
+  command.add_option("--model", job.modelPath, "ONNX model file")->required();
+  command.add_option("--normalize", flags.normalization,
+                     "imagenet: pixels scaled to [0,1] then mean/std; seed: mean/std on 0-255 values, as the "
+                     "reference benchmark did")
+      ->check(CLI::IsMember({"imagenet", "seed"}))
+      ->capture_default_str();
+  command.add_option("--topk", job.topk, "classes kept per image")->check(CLI::Range(1, 1000))->capture_default_str();
+  command.add_flag("--logits", job.writeLogits, "also write the raw model outputs (column logits)");
+  command.add_option("--device", job.device, "cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  command.add_option("--batch-size", job.batchSize, "images per inference batch (default: 32 on CPU)")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--threads", job.threads, "inference threads on CPU (default: one per core)")
+      ->check(CLI::PositiveNumber);
+}
+
+Status finishOptions(RunFlags& flags, const CLI::App& command) {
+  auto& job = flags.job;
+  SLUICE_ASSIGN_OR_RETURN(job.imageShape, image::parseImageShape(flags.imageShape));
+  job.imageShapeGiven = command.count("--image-shape") > 0;
+  SLUICE_ASSIGN_OR_RETURN(job.normalization, image::parseNormalization(flags.normalization));
+  if (!flags.memoryBudget.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(job.memoryBudgetBytes, parseByteSize(flags.memoryBudget));
+  }
+  return Status::OK();
+}
+
+Status writeReport(const engine::JobReport& report, const std::string& path) {
+  std::ofstream out(path);
+  out << report.toJson().dump(2) << "\n";
+  out.close();
+  if (!out) return Status::IoError("cannot write the report to " + path);
+  return Status::OK();
+}
+
+int runJobCommand(RunFlags& flags, const CLI::App& command) {
+  Status status = finishOptions(flags, command);
+  if (!status.ok()) return reportStatus(status);
+  ProgressPrinter progress(flags.progress || !flags.noProgress);
+  if (!flags.progress && !flags.noProgress && !isatty(STDERR_FILENO)) progress = ProgressPrinter(false);
+  auto report = engine::runJob(flags.job, engine::makeBackend, [&](int64_t done, int64_t total, double seconds) {
+    progress.update(done, total, seconds);
+  });
+  progress.finish();
+  if (!report.ok()) return reportStatus(report.status());
+  std::cout << report->summary();
+  if (!flags.reportPath.empty()) {
+    status = writeReport(*report, flags.reportPath);
+    if (!status.ok()) return reportStatus(status);
+  }
+  return 0;
+}
+
+void addRunCommands(CLI::App& root, int& exitCode) {
+  // The flag structs live as long as the app: CLI11 writes into them while parsing.
+  static RunFlags runFlags;
+  static RunFlags preprocessFlags;
+  static RunFlags predictFlags;
+
+  auto* run = root.add_subcommand("run", "read images, preprocess and predict in one pass; write predictions");
+  addCommonFlags(*run, runFlags);
+  addImageFlags(*run, runFlags, "256,256,3");
+  addModelFlags(*run, runFlags);
+  run->callback([run, &exitCode] {
+    runFlags.job.mode = engine::JobMode::kRun;
+    exitCode = runJobCommand(runFlags, *run);
+  });
+
+  auto* preprocess = root.add_subcommand(
+      "preprocess", "stage 1 of 2: read images, write center-cropped uint8 crops to Parquet (no model)");
+  addCommonFlags(*preprocess, preprocessFlags);
+  addImageFlags(*preprocess, preprocessFlags, "256,256,3");
+  preprocess->callback([preprocess, &exitCode] {
+    preprocessFlags.job.mode = engine::JobMode::kPreprocess;
+    exitCode = runJobCommand(preprocessFlags, *preprocess);
+  });
+
+  auto* predict = root.add_subcommand(
+      "predict", "stage 2 of 2: read crops written by `sluice preprocess` and predict");
+  addCommonFlags(*predict, predictFlags);
+  addImageFlags(*predict, predictFlags, "224,224,3");
+  addModelFlags(*predict, predictFlags);
+  predict->callback([predict, &exitCode] {
+    predictFlags.job.mode = engine::JobMode::kPredict;
+    exitCode = runJobCommand(predictFlags, *predict);
+  });
+}
+
+}  // namespace
+
+SLUICE_REGISTER_COMMAND(addRunCommands);
+
+}  // namespace sluice::cli

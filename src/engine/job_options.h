@@ -1,0 +1,43 @@
+#pragma once
+// Everything that configures one job, as the CLI (or the Python bindings) fill it in.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "image/preprocess.h"
+#include "io/storage.h"
+
+namespace sluice::engine {
+
+enum class JobMode {
+  kRun,         // preprocess + predict in one process
+  kPreprocess,  // write preprocessed crops, no model
+  kPredict,     // read preprocessed crops, predict
+};
+
+struct JobOptions {
+  JobMode mode = JobMode::kRun;
+  std::string input;
+  std::string output;
+  std::string modelPath;
+  std::string imageColumn = "image";
+  image::ImageShape imageShape{256, 256, 3};
+  bool imageShapeGiven = false;  // false: predict mode takes the shape preprocess recorded
+  int cropSize = 224;
+  image::Normalization normalization = image::Normalization::kImagenet;
+  int topk = 5;
+  bool writeLogits = false;
+  std::string device = "cpu";
+  int64_t limit = -1;           // images; -1 = all
+  int cpuWorkers = 0;           // 0 = cores
+  int64_t batchSize = 0;        // 0 = default for the device
+  int64_t memoryBudgetBytes = 0;  // 0 = default for the machine
+  bool skipBadFiles = false;
+  bool resume = false;          // skip inputs whose output already exists
+  std::vector<std::string> passThrough;
+  io::StorageOptions storage;
+  int threads = 0;              // inference threads on CPU; 0 = cores
+};
+
+}  // namespace sluice::engine

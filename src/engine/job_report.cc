@@ -1,0 +1,80 @@
+#include "engine/job_report.h"
+
+#include <cstdio>
+
+#include "core/byte_size.h"
+
+namespace sluice::engine {
+
+std::string JobReport::bottleneck() const {
+  const StageReport* busiest = nullptr;
+  for (const auto& stage : stages) {
+    if (!busiest || stage.utilization > busiest->utilization) busiest = &stage;
+  }
+  return busiest ? busiest->name : "";
+}
+
+nlohmann::json JobReport::toJson() const {
+  nlohmann::json json;
+  json["images"] = images;
+  json["errors"] = errors;
+  json["files"] = files;
+  json["seconds"] = seconds;
+  json["images_per_second"] = imagesPerSecond();
+  json["startup_seconds"] = startupSeconds;
+  json["first_batch_seconds"] = firstBatchSeconds;
+  json["bottleneck"] = bottleneck();
+  auto& stagesJson = json["stages"];
+  stagesJson = nlohmann::json::object();
+  for (const auto& stage : stages) {
+    stagesJson[stage.name] = {
+        {"workers", stage.workers},
+        {"busy_seconds", stage.times.busySeconds},
+        {"blocked_input_seconds", stage.times.waitingForInputSeconds},
+        {"blocked_output_seconds", stage.times.waitingForOutputSeconds},
+        {"utilization", stage.utilization},
+    };
+  }
+  auto& queuesJson = json["queues"];
+  queuesJson = nlohmann::json::object();
+  for (const auto& queue : queues) {
+    queuesJson[queue.name] = {
+        {"capacity_bytes", queue.stats.capacityBytes},
+        {"high_water_bytes", queue.stats.highWaterBytes},
+        {"high_water_items", queue.stats.highWaterItems},
+    };
+  }
+  json["skipped_files"] = skippedFiles;
+  json["resumed_files"] = resumedFiles;
+  json["peak_rss_bytes"] = peakRssBytes;
+  json["memory_budget_bytes"] = memoryBudgetBytes;
+  json["device"] = device;
+  json["configuration"] = configuration;
+  return json;
+}
+
+std::string JobReport::summary() const {
+  char line[512];
+  std::string text;
+  std::snprintf(line, sizeof line, "images: %lld (%lld errors) in %lld files\n", static_cast<long long>(images),
+                static_cast<long long>(errors), static_cast<long long>(files));
+  text += line;
+  std::snprintf(line, sizeof line, "time:   %.2f s (start-up %.2f s), %.1f images/s\n", seconds, startupSeconds,
+                imagesPerSecond());
+  text += line;
+  std::string busy;
+  for (const auto& stage : stages) {
+    std::snprintf(line, sizeof line, "%s%s %.0f%%", busy.empty() ? "" : ", ", stage.name.c_str(),
+                  stage.utilization * 100);
+    busy += line;
+  }
+  text += "busy:   " + busy + " -> bottleneck: " + bottleneck() + "\n";
+  text += "memory: peak RSS " + formatByteSize(peakRssBytes) + " (budget " + formatByteSize(memoryBudgetBytes) + ")\n";
+  if (!skippedFiles.empty()) text += "skipped files: " + std::to_string(skippedFiles.size()) + " (see --report)\n";
+  if (!resumedFiles.empty()) {
+    text += "resumed: " + std::to_string(resumedFiles.size()) + " inputs already had output and were skipped\n";
+  }
+  return text;
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,51 @@
+#pragma once
+// What a finished job reports: the summary printed at the end and the --report JSON.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/bounded_queue.h"
+#include "core/stage_stats.h"
+
+namespace sluice::engine {
+
+struct StageReport {
+  std::string name;
+  int workers = 0;
+  WorkerTimes times;
+  double utilization = 0;  // busy seconds / (workers x wall seconds)
+};
+
+struct QueueReport {
+  std::string name;
+  QueueStats stats;
+};
+
+struct JobReport {
+  int64_t images = 0;        // rows written, errors included
+  int64_t errors = 0;        // rows with an error
+  int64_t files = 0;         // output files committed
+  double seconds = 0;        // wall time of the whole job
+  double startupSeconds = 0;  // listing, model load, until the pipeline starts
+  double firstBatchSeconds = -1;  // from job start to the first inference batch done
+  std::vector<StageReport> stages;
+  std::vector<QueueReport> queues;
+  std::vector<std::string> skippedFiles;   // "uri: reason"
+  std::vector<std::string> resumedFiles;   // inputs skipped because their output existed
+  int64_t peakRssBytes = 0;
+  int64_t memoryBudgetBytes = 0;
+  std::string device;
+  nlohmann::json configuration;
+
+  double imagesPerSecond() const { return seconds > 0 ? images / seconds : 0; }
+  /// The stage whose workers were busy the largest share of the time.
+  std::string bottleneck() const;
+  nlohmann::json toJson() const;
+  /// A few lines for people: images, errors, time, rate, bottleneck.
+  std::string summary() const;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,44 @@
+#pragma once
+// Builds the output record batch of one unit, in the schema of DESIGN.md:
+// predictions: path, row, label, topk_labels, topk_scores, [logits], error, pass-through columns;
+// preprocess:  path, row, image (the uint8 crop), error, pass-through columns.
+
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/job_options.h"
+#include "engine/unit_result.h"
+
+namespace sluice::engine {
+
+struct OutputLayout {
+  JobMode mode = JobMode::kRun;
+  int64_t numClasses = 0;
+  int topk = 5;
+  bool writeLogits = false;
+  image::ImageShape cropShape;
+  /// Pass-through fields as read; written under the same name, or "input_<name>" if that name is
+  /// one of the output's own columns.
+  std::vector<std::shared_ptr<arrow::Field>> passThrough;
+  bool hasSourceColumns = false;  // the extra columns after the pass-through ones are path, row, error
+};
+
+class OutputBatchBuilder {
+ public:
+  explicit OutputBatchBuilder(OutputLayout layout);
+
+  const std::shared_ptr<arrow::Schema>& schema() const { return schema_; }
+
+  /// Consumes the unit's crops (preprocess mode). `sourceUri` is the input file's URI.
+  Result<std::shared_ptr<arrow::RecordBatch>> build(UnitResult& unit, const std::string& sourceUri) const;
+
+ private:
+  OutputLayout layout_;
+  std::shared_ptr<arrow::Schema> schema_;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,510 @@
+#include "engine/pipeline.h"
+
+#include <arrow/table.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "core/bounded_queue.h"
+#include "core/byte_size.h"
+#include "core/system_memory.h"
+#include "engine/row_decoder.h"
+#include "engine/output_batch.h"
+#include "engine/topk.h"
+#include "engine/unit_result.h"
+#include "engine/work_plan.h"
+#include "io/arrow_status.h"
+#include "io/atomic_parquet_writer.h"
+
+namespace sluice::engine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Rows per record batch when reading a row group: small enough to keep raw pixels in memory
+/// bounded (64 x 196 KB), large enough to amortize per-batch overhead.
+constexpr int64_t kReadBatchRows = 64;
+/// Memory for everything not budgeted explicitly: code, Arrow pools, thread stacks.
+constexpr int64_t kBaseReserveBytes = 256LL << 20;
+
+/// The first error of the job; later ones are dropped. Setting it cancels every queue.
+class JobFailure {
+ public:
+  void set(const Status& status) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!status_.ok()) return;
+      status_ = status;
+    }
+    failed_ = true;
+    for (auto& cancel : cancellers_) cancel();
+  }
+  bool failed() const { return failed_; }
+  Status status() const {
+    std::lock_guard lock(mutex_);
+    return status_;
+  }
+  void onFailure(std::function<void()> cancel) { cancellers_.push_back(std::move(cancel)); }
+
+ private:
+  mutable std::mutex mutex_;
+  Status status_;
+  std::atomic<bool> failed_{false};
+  std::vector<std::function<void()>> cancellers_;
+};
+
+nlohmann::json configurationJson(const JobOptions& options, int64_t batchSize, int workers, int64_t budget,
+                                 const WorkPlan& plan) {
+  const char* modes[] = {"run", "preprocess", "predict"};
+  return {
+      {"mode", modes[static_cast<int>(options.mode)]},
+      {"input", plan.input.uri()},
+      {"output", plan.output.uri()},
+      {"model", options.modelPath},
+      {"image_column", options.imageColumn},
+      {"image_shape", plan.imageShape.toString()},
+      {"crop_size", options.cropSize},
+      {"normalize", image::normalizationName(options.normalization)},
+      {"topk", options.topk},
+      {"logits", options.writeLogits},
+      {"device", options.device},
+      {"batch_size", batchSize},
+      {"cpu_workers", workers},
+      {"memory_budget_bytes", budget},
+      {"limit", options.limit},
+      {"skip_bad_files", options.skipBadFiles},
+      {"resume", options.resume},
+      {"pass_through", options.passThrough},
+  };
+}
+
+class Pipeline {
+ public:
+  Pipeline(const JobOptions& options, WorkPlan plan) : options_(options), plan_(std::move(plan)) {}
+
+  Result<JobReport> run(const BackendFactory& makeBackend, const ProgressCallback& onProgress);
+
+ private:
+  Status prepare(const BackendFactory& makeBackend);
+  void preprocessWorker(WorkerTimes& times);
+  UnitResult preprocessUnit(const WorkUnit& unit);
+  void inferenceWorker(WorkerTimes& times);
+  Status runBatch(std::vector<std::pair<UnitResult*, int64_t>>& slots);
+  void writerWorker(WorkerTimes& times);
+  Status writeUnit(UnitResult& unit);
+
+  const JobOptions& options_;
+  WorkPlan plan_;
+  Clock::time_point start_ = Clock::now();
+  std::unique_ptr<backend::InferenceBackend> backend_;
+  std::unique_ptr<RowDecoder> decoder_;
+  std::unique_ptr<OutputBatchBuilder> outputBuilder_;
+  std::unique_ptr<OrderedQueue<UnitResult>> preprocessed_;
+  std::unique_ptr<BoundedQueue<UnitResult>> predicted_;
+  JobFailure failure_;
+  JobReport report_;
+  int64_t batchSize_ = 0;
+  int workers_ = 1;
+  int64_t numClasses_ = 0;
+  int topk_ = 0;
+  std::atomic<int64_t> nextUnit_{0};
+  std::atomic<int64_t> imagesDone_{0};
+  std::atomic<double> firstBatchSeconds_{-1};
+  std::vector<uint8_t> batchCrops_;
+  std::vector<float> batchOutputs_;
+
+  // Writer state: the file being written.
+  int currentFile_ = -1;
+  bool currentFileSkipped_ = false;
+  std::unique_ptr<io::AtomicParquetWriter> writer_;
+};
+
+Status Pipeline::prepare(const BackendFactory& makeBackend) {
+  const bool predicting = options_.mode != JobMode::kPreprocess;
+  const auto& shape = plan_.imageShape;
+  if (shape.height < options_.cropSize || shape.width < options_.cropSize) {
+    return Status::InvalidArgument("images of shape " + shape.toString() + " are smaller than the crop size " +
+                                   std::to_string(options_.cropSize));
+  }
+  workers_ = options_.cpuWorkers > 0 ? options_.cpuWorkers : std::max(1u, std::thread::hardware_concurrency());
+  batchSize_ = options_.batchSize > 0 ? options_.batchSize : defaultBatchSize(options_.device);
+  decoder_ = std::make_unique<RowDecoder>(shape, options_.cropSize);
+  const int64_t cropBytes = decoder_->cropBytes();
+
+  int64_t modelBytes = 0;
+  if (predicting) {
+    backend::BackendOptions backendOptions;
+    backendOptions.modelPath = options_.modelPath;
+    backendOptions.device = options_.device;
+    backendOptions.batchSize = batchSize_;
+    backendOptions.cropHeight = options_.cropSize;
+    backendOptions.cropWidth = options_.cropSize;
+    backendOptions.normalization = options_.normalization;
+    backendOptions.threads = options_.threads;
+    SLUICE_ASSIGN_OR_RETURN(backend_, makeBackend(backendOptions));
+    numClasses_ = backend_->numClasses();
+    topk_ = static_cast<int>(std::min<int64_t>(options_.topk, numClasses_));
+    modelBytes = backend_->memoryBytes();
+    batchCrops_.resize(batchSize_ * cropBytes);
+    batchOutputs_.resize(batchSize_ * numClasses_);
+    report_.device = backend_->deviceName();
+  } else {
+    report_.device = "none (preprocess only)";
+  }
+
+  // Memory: what the stages hold themselves, then the rest for the queues between them.
+  const int64_t budget = options_.memoryBudgetBytes > 0 ? options_.memoryBudgetBytes : defaultMemoryBudget();
+  report_.memoryBudgetBytes = budget;
+  const int64_t unitBytes = std::max<int64_t>(plan_.largestUnitRows, 1) * (cropBytes + 64);
+  const int64_t readBytes = kReadBatchRows * shape.bytes() * 2 + (8LL << 20);
+  const int64_t stageBytes = workers_ * (unitBytes + readBytes) + 2 * unitBytes +
+                             static_cast<int64_t>(batchCrops_.size() + batchOutputs_.size() * 4);
+  const int64_t queueBytes = budget - kBaseReserveBytes - modelBytes - stageBytes;
+  if (queueBytes < 2 * unitBytes) {
+    return Status::InvalidArgument(
+        "--memory-budget " + formatByteSize(budget) + " is too small for this job: the model takes " +
+        formatByteSize(modelBytes) + " and " + std::to_string(workers_) + " workers with row groups of " +
+        std::to_string(plan_.largestUnitRows) + " images take " + formatByteSize(stageBytes) +
+        "; give at least " + formatByteSize(kBaseReserveBytes + modelBytes + stageBytes + 2 * unitBytes) +
+        " or use fewer --cpu-workers");
+  }
+  preprocessed_ = std::make_unique<OrderedQueue<UnitResult>>(predicting ? queueBytes * 3 / 4 : queueBytes);
+  predicted_ = std::make_unique<BoundedQueue<UnitResult>>(predicting ? queueBytes / 4 : 1);
+  failure_.onFailure([this] { preprocessed_->cancel(); });
+  failure_.onFailure([this] { predicted_->cancel(); });
+
+  OutputLayout layout;
+  layout.mode = options_.mode;
+  layout.numClasses = numClasses_;
+  layout.topk = topk_;
+  layout.writeLogits = options_.writeLogits && predicting;
+  layout.cropShape = image::ImageShape{options_.cropSize, options_.cropSize, shape.channels};
+  layout.hasSourceColumns = plan_.hasSourceColumns;
+  if (!plan_.files.empty()) {
+    const auto& schema = *plan_.files.front().input->schema();
+    for (const auto& name : options_.passThrough) layout.passThrough.push_back(schema.GetFieldByName(name));
+  }
+  outputBuilder_ = std::make_unique<OutputBatchBuilder>(std::move(layout));
+  report_.configuration = configurationJson(options_, batchSize_, workers_, budget, plan_);
+  return Status::OK();
+}
+
+UnitResult Pipeline::preprocessUnit(const WorkUnit& unit) {
+  UnitResult result;
+  result.unit = unit;
+  const int64_t cropBytes = decoder_->cropBytes();
+  result.crops.assign(unit.numRows * cropBytes, 0);
+  result.errors.assign(unit.numRows, "");
+  if (unit.rowGroup < 0) return result;
+
+  const auto& file = *plan_.files[unit.fileIndex].input;
+  auto batches = file.readRowGroup(unit.rowGroup, kReadBatchRows);
+  if (!batches.ok()) {
+    result.fileError = batches.status();
+    return result;
+  }
+  std::vector<std::shared_ptr<arrow::RecordBatch>> extraBatches;
+  int64_t row = 0;
+  while (row < unit.numRows) {
+    std::shared_ptr<arrow::RecordBatch> batch;
+    auto status = (*batches)->ReadNext(&batch);
+    if (!status.ok()) {
+      result.fileError = io::fromArrow(status, "reading row group " + std::to_string(unit.rowGroup) + " of " + file.uri());
+      return result;
+    }
+    if (!batch) {
+      result.fileError = Status::InvalidData(file.uri() + ": row group " + std::to_string(unit.rowGroup) +
+                                             " ended before the rows its footer announces");
+      return result;
+    }
+    int64_t rows = std::min(batch->num_rows(), unit.numRows - row);
+    if (rows < batch->num_rows()) batch = batch->Slice(0, rows);
+    auto images = batch->GetColumnByName(options_.imageColumn);
+    std::shared_ptr<arrow::Array> sourceErrors;
+    if (plan_.hasSourceColumns) sourceErrors = batch->GetColumnByName(kSourceErrorColumn);
+    for (int64_t i = 0; i < rows; ++i) {
+      auto& error = result.errors[row + i];
+      if (sourceErrors && !sourceErrors->IsNull(i)) {
+        auto view = static_cast<const arrow::StringArray&>(*sourceErrors).GetView(i);
+        error.assign(view.data(), view.size());
+        continue;
+      }
+      error = decoder_->decode(*images, i, result.crops.data() + (row + i) * cropBytes);
+    }
+    if (!plan_.extraColumns.empty()) {
+      arrow::ArrayVector extra;
+      arrow::FieldVector fields;
+      for (const auto& name : plan_.extraColumns) {
+        extra.push_back(batch->GetColumnByName(name));
+        fields.push_back(batch->schema()->GetFieldByName(name));
+      }
+      extraBatches.push_back(arrow::RecordBatch::Make(arrow::schema(fields), rows, std::move(extra)));
+    }
+    row += rows;
+  }
+  if (!extraBatches.empty()) {
+    auto table = arrow::Table::FromRecordBatches(extraBatches);
+    auto combined = table.ok() ? (*table)->CombineChunksToBatch() : table.status();
+    if (!combined.ok()) {
+      result.fileError = io::fromArrow(combined.status(), "collecting columns of " + file.uri());
+      return result;
+    }
+    result.extra = *combined;
+  }
+  return result;
+}
+
+void Pipeline::preprocessWorker(WorkerTimes& times) {
+  const int64_t units = static_cast<int64_t>(plan_.units.size());
+  for (int64_t index = nextUnit_++; index < units && !failure_.failed(); index = nextUnit_++) {
+    UnitResult result;
+    {
+      ScopedTimer busy(times.busySeconds);
+      result = preprocessUnit(plan_.units[index]);
+    }
+    if (!result.fileError.ok() && !options_.skipBadFiles) {
+      failure_.set(result.fileError);
+      return;
+    }
+    int64_t bytes = result.bytes();
+    if (!preprocessed_->push(index, std::move(result), bytes, &times.waitingForOutputSeconds)) return;
+  }
+}
+
+Status Pipeline::runBatch(std::vector<std::pair<UnitResult*, int64_t>>& slots) {
+  if (slots.empty()) return Status::OK();
+  const int64_t cropBytes = decoder_->cropBytes();
+  const int64_t count = static_cast<int64_t>(slots.size());
+  for (int64_t i = 0; i < count; ++i) {
+    auto [unit, row] = slots[i];
+    std::copy_n(unit->crops.data() + row * cropBytes, cropBytes, batchCrops_.data() + i * cropBytes);
+  }
+  SLUICE_RETURN_IF_ERROR(backend_->infer(batchCrops_.data(), count, batchOutputs_.data()));
+  if (firstBatchSeconds_.load() < 0) firstBatchSeconds_ = secondsSince(start_);
+  const bool probabilities = backend_->outputsProbabilities();
+  for (int64_t i = 0; i < count; ++i) {
+    auto [unit, row] = slots[i];
+    const float* outputs = batchOutputs_.data() + i * numClasses_;
+    softmaxTopK(outputs, numClasses_, topk_, probabilities, unit->topkLabels.data() + row * topk_,
+                unit->topkScores.data() + row * topk_);
+    if (options_.writeLogits) std::copy_n(outputs, numClasses_, unit->logits.data() + row * numClasses_);
+  }
+  slots.clear();
+  return Status::OK();
+}
+
+void Pipeline::inferenceWorker(WorkerTimes& times) {
+  std::deque<UnitResult> pending;  // references stay valid across push_back/pop_front
+  std::vector<std::pair<UnitResult*, int64_t>> slots;
+  slots.reserve(batchSize_);
+  std::deque<int64_t> rowsLeftToBatch;  // per pending unit
+  auto forwardFinished = [&](size_t finishedUnits) {
+    for (size_t i = 0; i < finishedUnits; ++i) {
+      UnitResult unit = std::move(pending.front());
+      pending.pop_front();
+      unit.crops = {};  // not written in predict mode: release before queueing
+      int64_t bytes = unit.bytes();
+      if (!predicted_->push(std::move(unit), bytes, &times.waitingForOutputSeconds)) return false;
+    }
+    return true;
+  };
+  while (true) {
+    auto next = preprocessed_->pop(&times.waitingForInputSeconds);
+    if (!next) break;
+    size_t finished = 0;
+    {
+      ScopedTimer busy(times.busySeconds);
+      UnitResult& unit = pending.emplace_back(std::move(*next));
+      const int64_t rows = unit.unit.numRows;
+      unit.topkLabels.assign(rows * topk_, 0);
+      unit.topkScores.assign(rows * topk_, 0);
+      if (options_.writeLogits) unit.logits.assign(rows * numClasses_, 0);
+      if (unit.fileError.ok()) {
+        for (int64_t row = 0; row < rows; ++row) {
+          if (unit.rowFailed(row)) continue;
+          slots.emplace_back(&unit, row);
+          if (static_cast<int64_t>(slots.size()) == batchSize_) {
+            Status status = runBatch(slots);
+            if (!status.ok()) return failure_.set(status);
+          }
+        }
+      }
+      // Every unit before the one whose rows are still waiting in the batch is finished.
+      finished = pending.size();
+      if (!slots.empty()) {
+        finished = 0;
+        while (&pending[finished] != slots.front().first) ++finished;
+      }
+    }
+    if (!forwardFinished(finished)) return;
+  }
+  if (failure_.failed()) return;
+  {
+    ScopedTimer busy(times.busySeconds);
+    Status status = runBatch(slots);
+    if (!status.ok()) return failure_.set(status);
+  }
+  forwardFinished(pending.size());
+}
+
+Status Pipeline::writeUnit(UnitResult& unit) {
+  const auto& planned = plan_.files[unit.unit.fileIndex];
+  if (unit.unit.fileIndex != currentFile_) {
+    currentFile_ = unit.unit.fileIndex;
+    currentFileSkipped_ = false;
+  }
+  if (currentFileSkipped_) return Status::OK();
+  if (!unit.fileError.ok()) {
+    // Only reached with --skip-bad-files: drop what was written of this file and go on.
+    if (writer_) writer_->abort();
+    writer_.reset();
+    currentFileSkipped_ = true;
+    report_.skippedFiles.push_back(unit.fileError.message());
+    return Status::OK();
+  }
+  if (!writer_) {
+    SLUICE_ASSIGN_OR_RETURN(writer_, io::AtomicParquetWriter::Open(plan_.output, planned.outputPath,
+                                                                   outputBuilder_->schema()));
+  }
+  int64_t failedRows = 0;
+  for (int64_t row = 0; row < unit.unit.numRows; ++row) failedRows += unit.rowFailed(row);
+  SLUICE_ASSIGN_OR_RETURN(auto batch, outputBuilder_->build(unit, planned.input->uri()));
+  SLUICE_RETURN_IF_ERROR(writer_->write(*batch));
+  report_.images += unit.unit.numRows;
+  report_.errors += failedRows;
+  imagesDone_ += unit.unit.numRows;
+  if (unit.unit.lastOfFile) {
+    SLUICE_RETURN_IF_ERROR(writer_->commit());
+    writer_.reset();
+    ++report_.files;
+  }
+  return Status::OK();
+}
+
+void Pipeline::writerWorker(WorkerTimes& times) {
+  const bool predicting = options_.mode != JobMode::kPreprocess;
+  while (true) {
+    std::optional<UnitResult> unit =
+        predicting ? predicted_->pop(&times.waitingForInputSeconds) : preprocessed_->pop(&times.waitingForInputSeconds);
+    if (!unit) break;
+    Status status;
+    {
+      ScopedTimer busy(times.busySeconds);
+      status = writeUnit(*unit);
+    }
+    if (!status.ok()) {
+      failure_.set(status);
+      break;
+    }
+  }
+  if (writer_) {
+    writer_->abort();  // the job failed part-way through this file
+    writer_.reset();
+  }
+}
+
+Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const ProgressCallback& onProgress) {
+  SLUICE_RETURN_IF_ERROR(prepare(makeBackend));
+  const bool predicting = options_.mode != JobMode::kPreprocess;
+  report_.startupSeconds = secondsSince(start_);
+  auto pipelineStart = Clock::now();
+
+  StageStats preprocessStats("preprocess", workers_);
+  StageStats inferenceStats("inference", 1);
+  StageStats writerStats("write", 1);
+  std::vector<std::thread> preprocessThreads;
+  std::atomic<int> preprocessRunning{workers_};
+  for (int i = 0; i < workers_; ++i) {
+    preprocessThreads.emplace_back([&] {
+      WorkerTimes times;
+      preprocessWorker(times);
+      preprocessStats.add(times);
+      if (--preprocessRunning == 0) preprocessed_->close();
+    });
+  }
+  std::thread inferenceThread;
+  if (predicting) {
+    inferenceThread = std::thread([&] {
+      WorkerTimes times;
+      inferenceWorker(times);
+      inferenceStats.add(times);
+      predicted_->close();
+    });
+  }
+  std::thread writerThread([&] {
+    WorkerTimes times;
+    writerWorker(times);
+    writerStats.add(times);
+  });
+
+  std::mutex monitorMutex;
+  std::condition_variable monitorWake;
+  bool finished = false;
+  std::thread monitor([&] {
+    std::unique_lock lock(monitorMutex);
+    while (!monitorWake.wait_for(lock, std::chrono::milliseconds(500), [&] { return finished; })) {
+      if (onProgress) onProgress(imagesDone_.load(), plan_.totalRows, secondsSince(start_));
+    }
+  });
+
+  for (auto& thread : preprocessThreads) thread.join();
+  if (inferenceThread.joinable()) inferenceThread.join();
+  writerThread.join();
+  {
+    std::lock_guard lock(monitorMutex);
+    finished = true;
+  }
+  monitorWake.notify_all();
+  monitor.join();
+
+  if (failure_.failed()) return failure_.status();
+  if (report_.images != plan_.totalRows && report_.skippedFiles.empty()) {
+    return Status::Internal("the pipeline wrote " + std::to_string(report_.images) + " rows but planned " +
+                            std::to_string(plan_.totalRows));
+  }
+  if (onProgress) onProgress(imagesDone_.load(), plan_.totalRows, secondsSince(start_));
+
+  report_.seconds = secondsSince(start_);
+  report_.firstBatchSeconds = firstBatchSeconds_.load();
+  double pipelineSeconds = std::max(1e-9, secondsSince(pipelineStart));
+  std::vector<const StageStats*> stages = {&preprocessStats};
+  if (predicting) stages.push_back(&inferenceStats);
+  stages.push_back(&writerStats);
+  for (const auto* stage : stages) {
+    StageReport stageReport{stage->name(), stage->workers(), stage->totals(), 0};
+    stageReport.utilization = stageReport.times.busySeconds / (stage->workers() * pipelineSeconds);
+    report_.stages.push_back(stageReport);
+  }
+  report_.queues.push_back({"preprocessed", preprocessed_->stats()});
+  if (predicting) report_.queues.push_back({"predicted", predicted_->stats()});
+  for (const auto& skipped : plan_.skippedFiles) report_.skippedFiles.push_back(skipped);
+  report_.resumedFiles = plan_.resumedFiles;
+  report_.peakRssBytes = peakResidentBytes();
+  return std::move(report_);
+}
+
+}  // namespace
+
+int64_t defaultBatchSize(const std::string& device) { return device == "cpu" ? 32 : 256; }
+
+int64_t defaultMemoryBudget() {
+  return std::clamp<int64_t>(physicalMemoryBytes() / 4, 1LL << 30, 16LL << 30);
+}
+
+Result<JobReport> runJob(const JobOptions& options, const BackendFactory& makeBackend,
+                         const ProgressCallback& onProgress) {
+  if (options.mode != JobMode::kPreprocess && options.modelPath.empty()) {
+    return Status::InvalidArgument("no model given; pass --model FILE.onnx");
+  }
+  if (options.topk < 1) return Status::InvalidArgument("--topk must be at least 1");
+  SLUICE_ASSIGN_OR_RETURN(auto plan, planJob(options));
+  Pipeline pipeline(options, std::move(plan));
+  return pipeline.run(makeBackend, onProgress);
+}
+
+}  // namespace sluice::engine

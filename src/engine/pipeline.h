@@ -1,0 +1,32 @@
+#pragma once
+// The streaming pipeline of DESIGN.md:
+//   plan -> preprocess pool (read row group + decode + crop) -> [ordered queue]
+//        -> inference (batch + model + top-k) -> [queue] -> writer (one output file per input)
+// `sluice preprocess` skips inference; every queue is bounded by bytes, so memory stays bounded.
+
+#include <functional>
+#include <memory>
+
+#include "backend/inference_backend.h"
+#include "engine/job_options.h"
+#include "engine/job_report.h"
+
+namespace sluice::engine {
+
+using BackendFactory =
+    std::function<Result<std::unique_ptr<backend::InferenceBackend>>(const backend::BackendOptions&)>;
+
+/// Called from a monitor thread about twice a second, and once at the end.
+using ProgressCallback = std::function<void(int64_t imagesDone, int64_t imagesTotal, double seconds)>;
+
+/// Default batch size for a device: 32 on CPU, 256 on GPUs.
+int64_t defaultBatchSize(const std::string& device);
+/// Default memory budget: a quarter of physical memory, at least 1 GiB and at most 16 GiB.
+int64_t defaultMemoryBudget();
+
+/// Runs one job to the end. Bad rows become error rows; a bad file fails the job (or is skipped
+/// with skipBadFiles); on failure no partial output file is left behind.
+Result<JobReport> runJob(const JobOptions& options, const BackendFactory& makeBackend,
+                         const ProgressCallback& onProgress = {});
+
+}  // namespace sluice::engine

@@ -1,0 +1,110 @@
+#include "engine/work_plan.h"
+
+#include <algorithm>
+
+#include "io/arrow_status.h"
+#include "io/input_listing.h"
+
+namespace sluice::engine {
+
+namespace {
+
+Status checkSameLayout(const io::ParquetImageFile& first, const io::ParquetImageFile& other) {
+  if (first.hasColumn(kSourcePathColumn) == other.hasColumn(kSourcePathColumn) &&
+      first.metadataValue(kCropShapeMetadataKey) == other.metadataValue(kCropShapeMetadataKey)) {
+    return Status::OK();
+  }
+  return Status::InvalidArgument(other.uri() + " does not have the same layout as " + first.uri() +
+                                 " (preprocessed and raw inputs are mixed)");
+}
+
+}  // namespace
+
+Result<WorkPlan> planJob(const JobOptions& options) {
+  WorkPlan plan;
+  SLUICE_ASSIGN_OR_RETURN(plan.input, io::resolveLocation(options.input, options.storage));
+  SLUICE_ASSIGN_OR_RETURN(plan.output, io::resolveLocation(options.output, options.storage));
+  SLUICE_ASSIGN_OR_RETURN(auto inputFiles, io::listInputFiles(plan.input));
+  plan.extraColumns = options.passThrough;
+  plan.imageShape = options.imageShape;
+
+  bool layoutDecided = false;
+  for (const auto& inputFile : inputFiles) {
+    std::string outputPath = plan.output.join(inputFile.relativePath);
+    if (plan.output.isS3 == plan.input.isS3 && outputPath == inputFile.path) {
+      return Status::InvalidArgument("output " + plan.output.uriOf(outputPath) +
+                                     " would overwrite its input; choose another --output");
+    }
+    if (options.resume) {
+      auto existing = plan.output.fileSystem->GetFileInfo(outputPath);
+      if (existing.ok() && existing->IsFile()) {
+        plan.resumedFiles.push_back(plan.input.uriOf(inputFile.path));
+        continue;
+      }
+    }
+    auto opened = io::ParquetImageFile::Open(plan.input, inputFile, options.imageColumn, options.passThrough);
+    if (!opened.ok()) {
+      if (options.skipBadFiles && !opened.status().isUsageError()) {
+        plan.skippedFiles.push_back(opened.status().message());
+        continue;
+      }
+      return opened.status();
+    }
+    auto file = std::move(opened).value();
+    if (!layoutDecided) {
+      layoutDecided = true;
+      // Input written by `sluice preprocess`: report its source file and row, keep its error rows.
+      plan.hasSourceColumns = file->hasColumn(kSourcePathColumn) && file->hasColumn(kSourceRowColumn) &&
+                              file->hasColumn(kSourceErrorColumn) &&
+                              !file->metadataValue(kCropShapeMetadataKey).empty();
+      if (plan.hasSourceColumns) {
+        for (const char* column : {kSourcePathColumn, kSourceRowColumn, kSourceErrorColumn}) {
+          plan.extraColumns.push_back(column);
+        }
+        if (!options.imageShapeGiven) {
+          SLUICE_ASSIGN_OR_RETURN(plan.imageShape,
+                                  image::parseImageShape(file->metadataValue(kCropShapeMetadataKey)));
+        }
+      }
+    } else if (!plan.files.empty()) {
+      SLUICE_RETURN_IF_ERROR(checkSameLayout(*plan.files.front().input, *file));
+    }
+    plan.files.push_back({std::move(file), outputPath});
+  }
+
+  // The source columns are read by leaf index, chosen when a file is opened: reopen the footers
+  // (a cheap read) now that the layout is known.
+  if (plan.hasSourceColumns) {
+    for (auto& planned : plan.files) {
+      SLUICE_ASSIGN_OR_RETURN(planned.input,
+                              io::ParquetImageFile::Open(plan.input, planned.input->file(), options.imageColumn,
+                                                         plan.extraColumns));
+    }
+  }
+
+  int64_t remaining = options.limit >= 0 ? options.limit : INT64_MAX;
+  for (int fileIndex = 0; fileIndex < static_cast<int>(plan.files.size()) && remaining > 0; ++fileIndex) {
+    const auto& file = *plan.files[fileIndex].input;
+    int64_t firstRow = 0;
+    size_t firstUnit = plan.units.size();
+    for (int rowGroup = 0; rowGroup < file.numRowGroups() && remaining > 0; ++rowGroup) {
+      int64_t rows = std::min(file.rowGroupRows(rowGroup), remaining);
+      if (rows == 0) continue;
+      plan.units.push_back({static_cast<int64_t>(plan.units.size()), fileIndex, rowGroup, firstRow, rows, false});
+      plan.largestUnitRows = std::max(plan.largestUnitRows, rows);
+      firstRow += rows;
+      remaining -= rows;
+      plan.totalRows += rows;
+    }
+    if (plan.units.size() == firstUnit) {
+      plan.units.push_back({static_cast<int64_t>(plan.units.size()), fileIndex, -1, 0, 0, false});
+    }
+    plan.units.back().lastOfFile = true;
+  }
+  // Files beyond --limit produce no output.
+  if (!plan.units.empty()) plan.files.resize(plan.units.back().fileIndex + 1);
+  else if (options.limit == 0) plan.files.clear();
+  return plan;
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,89 @@
+#include "io/atomic_parquet_writer.h"
+
+#include <unistd.h>
+
+#include <atomic>
+
+#include "io/arrow_status.h"
+
+namespace sluice::io {
+
+namespace {
+
+std::string parentOf(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+std::string temporaryNameFor(const std::string& path) {
+  static std::atomic<int> counter{0};
+  auto slash = path.rfind('/');
+  std::string directory = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  // Hidden (leading '.') so that readers listing the folder skip unfinished files.
+  return directory + "." + name + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AtomicParquetWriter>> AtomicParquetWriter::Open(const Location& location,
+                                                                       const std::string& path,
+                                                                       std::shared_ptr<arrow::Schema> schema) {
+  auto writer = std::unique_ptr<AtomicParquetWriter>(new AtomicParquetWriter());
+  writer->location_ = location;
+  writer->path_ = path;
+  auto& fs = *location.fileSystem;
+  std::string what = "opening output " + location.uriOf(path);
+  std::string parent = parentOf(path);
+  if (!parent.empty()) SLUICE_RETURN_IF_ARROW_ERROR(fs.CreateDir(parent, true), what);
+  // S3 objects only become visible when the upload completes, so they are written in place.
+  writer->temporaryPath_ = location.isS3 ? path : temporaryNameFor(path);
+  SLUICE_ASSIGN_OR_RETURN_ARROW(writer->stream_, fs.OpenOutputStream(writer->temporaryPath_), what);
+  auto properties = parquet::WriterProperties::Builder()
+                        .compression(parquet::Compression::SNAPPY)
+                        ->max_row_group_length(1 << 16)
+                        ->build();
+  auto arrowProperties = parquet::ArrowWriterProperties::Builder().store_schema()->build();
+  SLUICE_ASSIGN_OR_RETURN_ARROW(writer->writer_,
+                                parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(),
+                                                                 writer->stream_, properties, arrowProperties),
+                                what);
+  return writer;
+}
+
+AtomicParquetWriter::~AtomicParquetWriter() { abort(); }
+
+Status AtomicParquetWriter::write(const arrow::RecordBatch& batch) {
+  if (finished_) return Status::Internal("write after commit or abort on " + uri());
+  SLUICE_RETURN_IF_ARROW_ERROR(writer_->WriteRecordBatch(batch), "writing " + uri());
+  return Status::OK();
+}
+
+Status AtomicParquetWriter::commit() {
+  if (finished_) return Status::Internal("commit after commit or abort on " + uri());
+  std::string what = "finishing " + uri();
+  auto status = writer_->Close();
+  if (status.ok()) status = stream_->Close();
+  if (!status.ok()) {
+    abort();
+    return fromArrow(status, what);
+  }
+  finished_ = true;
+  if (temporaryPath_ != path_) {
+    auto moved = location_.fileSystem->Move(temporaryPath_, path_);
+    if (!moved.ok()) {
+      (void)location_.fileSystem->DeleteFile(temporaryPath_);
+      return fromArrow(moved, what);
+    }
+  }
+  return Status::OK();
+}
+
+void AtomicParquetWriter::abort() {
+  if (finished_) return;
+  finished_ = true;
+  if (stream_ && !stream_->closed()) (void)stream_->Abort();
+  if (temporaryPath_ != path_) (void)location_.fileSystem->DeleteFile(temporaryPath_);
+}
+
+}  // namespace sluice::io

@@ -1,0 +1,59 @@
+#pragma once
+// One input Parquet file of images: its footer (read once) and thread-safe reading of row groups.
+
+#include <arrow/record_batch.h>
+#include <arrow/type.h>
+#include <parquet/metadata.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/input_listing.h"
+#include "io/storage.h"
+
+namespace sluice::io {
+
+/// How the image column stores each image.
+enum class ImageColumnKind {
+  kList,           // list<uint8> or large_list<uint8>: raw pixels
+  kFixedSizeList,  // fixed_size_list<uint8>[n]: raw pixels
+  kBinary,         // binary / large_binary: raw pixels or encoded bytes
+};
+
+class ParquetImageFile {
+ public:
+  /// Reads the footer of `file` and checks that `imageColumn` exists with a supported type and that
+  /// every name in `extraColumns` exists. Errors name the file.
+  static Result<std::unique_ptr<ParquetImageFile>> Open(const Location& location, const InputFile& file,
+                                                        const std::string& imageColumn,
+                                                        const std::vector<std::string>& extraColumns);
+
+  const InputFile& file() const { return file_; }
+  std::string uri() const { return location_.uriOf(file_.path); }
+  int64_t numRows() const { return metadata_->num_rows(); }
+  int numRowGroups() const { return metadata_->num_row_groups(); }
+  int64_t rowGroupRows(int rowGroup) const { return metadata_->RowGroup(rowGroup)->num_rows(); }
+  ImageColumnKind imageKind() const { return imageKind_; }
+  const std::shared_ptr<arrow::Schema>& schema() const { return schema_; }
+  /// A value from the file's key/value metadata, or "" if absent.
+  std::string metadataValue(const std::string& key) const;
+  /// True if the file has a top-level column of this name.
+  bool hasColumn(const std::string& name) const { return schema_->GetFieldIndex(name) >= 0; }
+
+  /// Reads the image column and `extraColumns` (in that order) of one row group, in record batches
+  /// of at most `batchRows` rows. May be called from several threads at once.
+  Result<std::shared_ptr<arrow::RecordBatchReader>> readRowGroup(int rowGroup, int64_t batchRows) const;
+
+ private:
+  ParquetImageFile() = default;
+
+  Location location_;
+  InputFile file_;
+  std::shared_ptr<parquet::FileMetaData> metadata_;
+  std::shared_ptr<arrow::Schema> schema_;
+  ImageColumnKind imageKind_ = ImageColumnKind::kList;
+  std::vector<int> leafColumns_;  // parquet leaf indices of the image and extra columns
+};
+
+}  // namespace sluice::io
