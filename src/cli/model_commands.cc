@@ -1,0 +1,131 @@
+// `sluice model-run` (a model on a .npy batch) and `sluice model-bench` (model-only throughput).
+
+#include <chrono>
+#include <iostream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/cpu/cpu_executor.h"
+#include "cli/commands.h"
+#include "model/model_loader.h"
+#include "model/npy_file.h"
+
+namespace sluice::cli {
+
+namespace {
+
+struct ModelRunOptions {
+  std::string model;
+  std::string input;
+  std::string output;
+  int threads = 0;
+};
+
+struct ModelBenchOptions {
+  std::string model;
+  int64_t batchSize = 32;
+  int iterations = 10;
+  int warmup = 2;
+  int threads = 0;
+  bool json = false;
+};
+
+Result<std::unique_ptr<backend::CpuExecutor>> loadExecutor(const std::string& path, int threads) {
+  SLUICE_ASSIGN_OR_RETURN(model::Graph graph, model::loadModel(path));
+  Result<std::unique_ptr<backend::CpuExecutor>> executor =
+      backend::CpuExecutor::Make(graph, backend::CpuExecutorOptions{threads});
+  if (!executor.ok()) return executor.status().withContext("model " + path);
+  return executor;
+}
+
+Status runModel(const ModelRunOptions& options) {
+  SLUICE_ASSIGN_OR_RETURN(auto executor, loadExecutor(options.model, options.threads));
+  SLUICE_ASSIGN_OR_RETURN(model::NpyArray input, model::readNpyFile(options.input));
+  const auto shape = executor->inputShape();
+  if (input.shape.size() != 4 || input.shape[1] != shape[0] || input.shape[2] != shape[1] ||
+      input.shape[3] != shape[2] || input.shape[0] < 1) {
+    return Status::InvalidArgument(
+        "input " + options.input + " must have shape N×" + std::to_string(shape[0]) + "×" +
+        std::to_string(shape[1]) + "×" + std::to_string(shape[2]) + " for model " +
+        options.model);
+  }
+  const int64_t batch = input.shape[0];
+  std::vector<float> output(batch * executor->outputSize());
+  SLUICE_RETURN_IF_ERROR(executor->Run(input.data.data(), batch, output.data()));
+  return model::writeNpyFile(options.output, {batch, executor->outputSize()}, output.data());
+}
+
+Status benchModel(const ModelBenchOptions& options) {
+  SLUICE_ASSIGN_OR_RETURN(auto executor, loadExecutor(options.model, options.threads));
+  const auto shape = executor->inputShape();
+  std::vector<float> input(options.batchSize * shape[0] * shape[1] * shape[2]);
+  std::mt19937 random(42);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (float& value : input) value = normal(random);
+  std::vector<float> output(options.batchSize * executor->outputSize());
+  for (int i = 0; i < options.warmup; ++i) {
+    SLUICE_RETURN_IF_ERROR(executor->Run(input.data(), options.batchSize, output.data()));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < options.iterations; ++i) {
+    SLUICE_RETURN_IF_ERROR(executor->Run(input.data(), options.batchSize, output.data()));
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double imagesPerSecond = options.batchSize * options.iterations / seconds;
+  if (options.json) {
+    nlohmann::json line = {{"model", options.model},
+                           {"batch_size", options.batchSize},
+                           {"iterations", options.iterations},
+                           {"seconds", seconds},
+                           {"images_per_second", imagesPerSecond}};
+    std::cout << line.dump() << "\n";
+  } else {
+    std::cout << options.model << ": " << imagesPerSecond << " images/s (batch "
+              << options.batchSize << ", " << options.iterations << " iterations in " << seconds
+              << " s)\n";
+  }
+  return Status::OK();
+}
+
+void addModelCommands(CLI::App& root, int& exitCode) {
+  auto runOptions = std::make_shared<ModelRunOptions>();
+  CLI::App* run = root.add_subcommand("model-run", "Run a model on a float32 N×C×H×W .npy batch");
+  run->add_option("--model", runOptions->model, "ONNX model file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  run->add_option("--input", runOptions->input, "float32 C-order .npy of shape N×C×H×W")
+      ->required()
+      ->check(CLI::ExistingFile);
+  run->add_option("--output", runOptions->output, "where to write the N×outputs float32 .npy")
+      ->required();
+  run->add_option("--threads", runOptions->threads, "compute threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
+  run->callback([runOptions, &exitCode] { exitCode = reportStatus(runModel(*runOptions)); });
+
+  auto benchOptions = std::make_shared<ModelBenchOptions>();
+  CLI::App* bench =
+      root.add_subcommand("model-bench", "Measure model-only throughput on random input");
+  bench->add_option("--model", benchOptions->model, "ONNX model file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  bench->add_option("--batch-size", benchOptions->batchSize, "images per batch")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--iterations", benchOptions->iterations, "timed batches")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--warmup", benchOptions->warmup, "untimed batches first")
+      ->check(CLI::NonNegativeNumber);
+  bench->add_option("--threads", benchOptions->threads, "compute threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
+  bench->add_flag("--json", benchOptions->json, "print one JSON line");
+  bench->callback([benchOptions, &exitCode] {
+    exitCode = reportStatus(benchModel(*benchOptions));
+  });
+}
+
+}  // namespace
+
+SLUICE_REGISTER_COMMAND(addModelCommands);
+
+}  // namespace sluice::cli
