@@ -1,0 +1,147 @@
+"""Bad input: bad rows become error rows, bad files fail the job with a message naming them (or are
+skipped), bad flags and models are usage errors, and no partial output file is ever left."""
+import json
+
+import numpy as np
+import onnx
+import pyarrow as pa
+import pyarrow.parquet as pq
+from onnx import TensorProto, helper
+
+from conftest import run_sluice, smooth_images, write_seed_parquet
+
+
+def all_files(folder):
+    return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_bad_rows_become_error_rows_and_the_job_goes_on(tmp_path, models):
+    images = smooth_images(5, seed=1)
+    rows = [images[0], None, np.zeros(1000, dtype=np.uint8), images[3], images[4]]
+    write_seed_parquet(tmp_path / "in.parquet", rows)
+    report = tmp_path / "report.json"
+    result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", "--report", report, "--device", "cpu", check=0)
+    assert "images: 5 (2 errors)" in result.stdout
+    out = pq.read_table(tmp_path / "out" / "in.parquet").to_pydict()
+    assert out["row"] == [0, 1, 2, 3, 4]
+    assert out["error"][0] is None and out["error"][3] is None
+    assert out["error"][1] == "image is null"
+    assert "has 1000 values; expected 196608" in out["error"][2]
+    assert out["label"][1] is None and out["topk_labels"][2] is None
+    assert out["label"][0] is not None
+    assert json.loads(report.read_text())["errors"] == 2
+
+
+def test_file_that_is_not_parquet_fails_the_job_naming_it(tmp_path, models):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_seed_parquet(folder / "a.parquet", smooth_images(3))
+    (folder / "b.parquet").write_bytes(b"this is not parquet at all" * 10)
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
+                        "--device", "cpu", check=1)
+    assert "b.parquet" in result.stderr and "not a readable Parquet file" in result.stderr
+    assert all_files(tmp_path / "out") == []
+
+
+def test_skip_bad_files_skips_and_lists_them(tmp_path, models):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_seed_parquet(folder / "a.parquet", smooth_images(3))
+    good = (folder / "a.parquet").read_bytes()
+    (folder / "b.parquet").write_bytes(good[: len(good) // 2])  # truncated
+    report = tmp_path / "report.json"
+    run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
+               "--skip-bad-files", "--report", report, "--device", "cpu", check=0)
+    assert all_files(tmp_path / "out") == ["a.parquet"]
+    skipped = json.loads(report.read_text())["skipped_files"]
+    assert len(skipped) == 1 and "b.parquet" in skipped[0]
+
+
+def test_truncated_file_fails_the_job_naming_it(tmp_path, models):
+    write_seed_parquet(tmp_path / "good.parquet", smooth_images(3))
+    data = (tmp_path / "good.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(data[:-100])
+    result = run_sluice("run", "--input", tmp_path / "cut.parquet", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", "--device", "cpu", check=1)
+    assert "cut.parquet" in result.stderr
+
+
+def test_corrupt_data_pages_leave_no_partial_output(tmp_path, models):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_seed_parquet(folder / "a.parquet", smooth_images(4))
+    table = pa.table({"image": pa.array([i.reshape(-1) for i in smooth_images(6, seed=9)], type=pa.list_(pa.uint8()))})
+    pq.write_table(table, folder / "b.parquet", row_group_size=2, compression="snappy")
+    data = bytearray((folder / "b.parquet").read_bytes())
+    # Overwrite the middle of the file (data pages of later row groups); the footer stays valid.
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes(4096)
+    (folder / "b.parquet").write_bytes(bytes(data))
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
+                        "--device", "cpu")
+    assert result.returncode == 1, result.stderr
+    assert "b.parquet" in result.stderr
+    files = all_files(tmp_path / "out")
+    assert "b.parquet" not in files
+    assert not any(name.startswith(".") for name in files), files
+
+
+def test_missing_image_column_is_a_usage_error(tmp_path, models):
+    pq.write_table(pa.table({"pixels": pa.array([[1, 2, 3]], type=pa.list_(pa.uint8()))}), tmp_path / "x.parquet")
+    result = run_sluice("run", "--input", tmp_path / "x.parquet", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", "--device", "cpu", check=2)
+    assert "no column 'image'" in result.stderr and "--image-column" in result.stderr
+
+
+def test_missing_model_is_a_usage_error(tmp_path):
+    write_seed_parquet(tmp_path / "in.parquet", smooth_images(1))
+    result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", tmp_path / "nope.onnx", "--output",
+                        tmp_path / "out", "--device", "cpu", check=2)
+    assert "nope.onnx" in result.stderr
+
+
+def test_invalid_model_file_is_a_usage_error(tmp_path):
+    write_seed_parquet(tmp_path / "in.parquet", smooth_images(1))
+    (tmp_path / "junk.onnx").write_bytes(b"\xff\xfe garbage")
+    result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", tmp_path / "junk.onnx", "--output",
+                        tmp_path / "out", "--device", "cpu", check=2)
+    assert "junk.onnx" in result.stderr
+
+
+def test_unsupported_op_is_a_usage_error_naming_op_and_node(tmp_path):
+    write_seed_parquet(tmp_path / "in.parquet", smooth_images(1))
+    node = helper.make_node("Sigmoid", ["input"], ["probabilities"], name="odd_sigmoid")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                          ["n", 3, 224, 224])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", 3, 224, 224])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "sig.onnx")
+    result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", tmp_path / "sig.onnx", "--output",
+                        tmp_path / "out", "--device", "cpu", check=2)
+    assert "Sigmoid" in result.stderr and "odd_sigmoid" in result.stderr
+
+
+def test_bad_flags_are_usage_errors(tmp_path, models):
+    assert run_sluice("run", "--bogus").returncode == 2
+    assert run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--topk", "0").returncode == 2
+    assert run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--normalize",
+                      "weird").returncode == 2
+    result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--image-shape",
+                        "256x256")
+    assert result.returncode == 2 and "H,W,C" in result.stderr
+    result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--memory-budget",
+                        "lots")
+    assert result.returncode == 2 and "not a size" in result.stderr
+
+
+def test_cuda_device_without_cuda_is_a_usage_error(tmp_path, models):
+    write_seed_parquet(tmp_path / "in.parquet", smooth_images(1))
+    result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", "--device", "cuda", check=2)
+    assert "cuda" in result.stderr.lower()
+
+
+def test_missing_input_is_a_usage_error(tmp_path, models):
+    result = run_sluice("run", "--input", tmp_path / "nothing-here", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", check=2)
+    assert "nothing-here" in result.stderr

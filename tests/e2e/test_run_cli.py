@@ -1,0 +1,156 @@
+"""`sluice run`, `preprocess` and `predict` end to end: the real binary on generated data, checked
+against onnxruntime on the same model and the same preprocessed inputs."""
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import reference_inputs, run_sluice, smooth_images, write_seed_parquet
+
+
+def onnxruntime_logits(model_path, inputs):
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: inputs})[0]
+
+
+def read_output(path):
+    return pq.read_table(path).to_pydict()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Two files of 256x256 images (21 and 14 rows, row groups of 8): batches straddle row groups
+    and files, and the last batch is partial."""
+    folder = tmp_path_factory.mktemp("seed")
+    images = smooth_images(35, seed=3)
+    write_seed_parquet(folder / "part-00000.parquet", images[:21], labels=list(range(21)), row_group_size=8)
+    write_seed_parquet(folder / "part-00001.parquet", images[21:], labels=list(range(21, 35)), row_group_size=8)
+    return folder, images
+
+
+@pytest.mark.parametrize("arch,normalize", [("resnet50", "imagenet"), ("resnet18", "seed")])
+def test_logits_match_onnxruntime(tmp_path, dataset, models, arch, normalize):
+    folder, images = dataset
+    out = tmp_path / "out"
+    run_sluice("run", "--input", folder, "--model", models[arch], "--output", out, "--logits", "--device", "cpu",
+               "--normalize", normalize, "--batch-size", "16", check=0)
+    rows = read_output(out / "part-00000.parquet")
+    more = read_output(out / "part-00001.parquet")
+    logits = np.array(rows["logits"] + more["logits"], dtype=np.float32)
+    expected = onnxruntime_logits(models[arch], reference_inputs(images, normalize))
+    tolerance = 1e-4 * np.abs(expected).max()
+    assert np.abs(logits - expected).max() <= tolerance
+    labels = np.array(rows["label"] + more["label"])
+    top2 = np.sort(expected, axis=1)[:, -2:]
+    clear = (top2[:, 1] - top2[:, 0]) > tolerance
+    assert clear.sum() >= len(images) // 2
+    assert (labels[clear] == expected.argmax(axis=1)[clear]).all()
+
+
+def test_output_follows_the_contract(tmp_path, dataset, models):
+    folder, images = dataset
+    out = tmp_path / "out"
+    report = tmp_path / "report.json"
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", out, "--topk", "3",
+                        "--pass-through", "label", "--report", report, "--device", "cpu", check=0)
+    assert "images: 35 (0 errors) in 2 files" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
+    table = pq.read_table(out / "part-00000.parquet")
+    assert table.schema.names == ["path", "row", "label", "topk_labels", "topk_scores", "error", "input_label"]
+    assert str(table.schema.field("label").type) == "int32"
+    assert str(table.schema.field("topk_scores").type) == "list<item: float not null>"
+    rows = table.to_pydict()
+    assert rows["row"] == list(range(21))
+    assert rows["input_label"] == list(range(21))
+    assert all(path.endswith("part-00000.parquet") for path in rows["path"])
+    assert rows["error"] == [None] * 21
+    for label, top, scores in zip(rows["label"], rows["topk_labels"], rows["topk_scores"]):
+        assert len(top) == 3 and top[0] == label
+        assert scores == sorted(scores, reverse=True)
+        assert 0 < sum(scores) <= 1.0 + 1e-5
+    data = json.loads(report.read_text())
+    assert data["images"] == 35 and data["errors"] == 0 and data["files"] == 2
+    assert data["images_per_second"] > 0
+    assert set(data["stages"]) == {"preprocess", "inference", "write"}
+    for stage in data["stages"].values():
+        assert {"busy_seconds", "blocked_input_seconds", "blocked_output_seconds"} <= set(stage)
+    assert data["queues"]["preprocessed"]["high_water_bytes"] > 0
+    assert 0 < data["peak_rss_bytes"] < data["memory_budget_bytes"]
+    assert data["device"].startswith("cpu")
+    assert data["configuration"]["batch_size"] == 32 and data["configuration"]["topk"] == 3
+
+
+def test_two_stage_gives_the_same_predictions_as_one_pass(tmp_path, dataset, models):
+    folder, _ = dataset
+    run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "one",
+               "--logits", "--device", "cpu", check=0)
+    run_sluice("preprocess", "--input", folder, "--output", tmp_path / "crops", check=0)
+    crops = pq.read_table(tmp_path / "crops" / "part-00001.parquet")
+    assert crops.schema.field("image").type.list_size == 224 * 224 * 3
+    assert crops.num_rows == 14
+    run_sluice("predict", "--input", tmp_path / "crops", "--model", models["resnet18"], "--output",
+               tmp_path / "two", "--logits", "--device", "cpu", check=0)
+    for name in ("part-00000.parquet", "part-00001.parquet"):
+        one = read_output(tmp_path / "one" / name)
+        two = read_output(tmp_path / "two" / name)
+        assert two["path"] == one["path"]  # the original source file, not the crops file
+        assert two["row"] == one["row"]
+        assert two["label"] == one["label"]
+        np.testing.assert_array_equal(np.array(two["logits"]), np.array(one["logits"]))
+
+
+def test_limit_processes_only_the_first_images(tmp_path, dataset, models):
+    folder, _ = dataset
+    out = tmp_path / "out"
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", out, "--limit", "10",
+                        "--device", "cpu", check=0)
+    assert "images: 10 (0 errors) in 1 files" in result.stdout
+    assert [p.name for p in out.iterdir()] == ["part-00000.parquet"]
+    assert read_output(out / "part-00000.parquet")["row"] == list(range(10))
+
+
+def test_resume_skips_inputs_whose_output_exists(tmp_path, dataset, models):
+    folder, _ = dataset
+    out = tmp_path / "out"
+    run_sluice("run", "--input", folder / "part-00000.parquet", "--model", models["resnet18"], "--output", out,
+               "--device", "cpu", check=0)
+    before = (out / "part-00000.parquet").stat().st_mtime_ns
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", out, "--resume",
+                        "--device", "cpu", check=0)
+    assert "images: 14 (0 errors) in 1 files" in result.stdout
+    assert (out / "part-00000.parquet").stat().st_mtime_ns == before
+    assert read_output(out / "part-00001.parquet")["row"] == list(range(14))
+
+
+def test_glob_input_selects_matching_files(tmp_path, dataset, models):
+    folder, _ = dataset
+    out = tmp_path / "out"
+    run_sluice("run", "--input", folder / "*-00001.parquet", "--model", models["resnet18"], "--output", out,
+               "--device", "cpu", check=0)
+    assert [p.name for p in out.iterdir()] == ["part-00001.parquet"]
+
+
+def test_tight_memory_budget_is_respected(tmp_path, dataset, models):
+    folder, _ = dataset
+    report = tmp_path / "report.json"
+    run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
+               "--memory-budget", "1G", "--report", report, "--device", "cpu", check=0)
+    data = json.loads(report.read_text())
+    assert data["memory_budget_bytes"] == 1 << 30
+    assert data["peak_rss_bytes"] < 1 << 30
+
+
+def test_too_small_memory_budget_is_a_usage_error(tmp_path, dataset, models):
+    folder, _ = dataset
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
+                        "--memory-budget", "64M", "--device", "cpu", check=2)
+    assert "--memory-budget" in result.stderr and "too small" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_info_lists_backends_and_versions():
+    result = run_sluice("info", check=0)
+    assert "sluice 0.1.0" in result.stdout
+    assert "oneDNN" in result.stdout and "arrow/parquet: 25.0.1" in result.stdout

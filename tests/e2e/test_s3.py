@@ -1,0 +1,61 @@
+"""Input and output on S3, against a moto server on 127.0.0.1."""
+import io
+import time
+
+import boto3
+import numpy as np
+import pyarrow.parquet as pq
+
+from conftest import run_sluice, smooth_images, write_seed_parquet
+
+
+def test_run_reads_and_writes_s3(tmp_path, models, moto_endpoint):
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="images")
+    s3.create_bucket(Bucket="predictions")
+    local = tmp_path / "in"
+    local.mkdir()
+    images = smooth_images(12, seed=5)
+    write_seed_parquet(local / "part-0.parquet", images[:7])
+    write_seed_parquet(local / "part-1.parquet", images[7:])
+    for name in ("part-0.parquet", "part-1.parquet"):
+        s3.upload_file(str(local / name), "images", f"seed/{name}")
+    s3.put_object(Bucket="images", Key="seed/_SUCCESS", Body=b"")
+
+    run_sluice("run", "--input", "s3://images/seed", "--model", models["resnet18"], "--output",
+               "s3://predictions/run1", "--s3-endpoint", moto_endpoint, "--logits", "--device", "cpu", check=0)
+    run_sluice("run", "--input", local, "--model", models["resnet18"], "--output", tmp_path / "local-out",
+               "--logits", "--device", "cpu", check=0)
+
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="predictions")["Contents"])
+    assert keys == ["run1/part-0.parquet", "run1/part-1.parquet"]
+    for name in ("part-0.parquet", "part-1.parquet"):
+        body = s3.get_object(Bucket="predictions", Key=f"run1/{name}")["Body"].read()
+        remote = pq.read_table(io.BytesIO(body)).to_pydict()
+        local_rows = pq.read_table(tmp_path / "local-out" / name).to_pydict()
+        assert remote["path"] == [f"s3://images/seed/{name}"] * len(local_rows["row"])
+        assert remote["row"] == local_rows["row"]
+        np.testing.assert_array_equal(np.array(remote["logits"]), np.array(local_rows["logits"]))
+
+
+def test_endpoint_from_environment_variable(tmp_path, models, moto_endpoint):
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="env-bucket")
+    write_seed_parquet(tmp_path / "x.parquet", smooth_images(2))
+    s3.upload_file(str(tmp_path / "x.parquet"), "env-bucket", "in/x.parquet")
+    run_sluice("preprocess", "--input", "s3://env-bucket/in", "--output", "s3://env-bucket/crops",
+               env={"AWS_ENDPOINT_URL": moto_endpoint}, check=0)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="env-bucket", Prefix="crops/")["Contents"]]
+    assert keys == ["crops/x.parquet"]
+
+
+def test_unreachable_endpoint_fails_quickly_with_a_clear_message(tmp_path, models):
+    from conftest import free_port
+
+    start = time.time()
+    result = run_sluice("run", "--input", "s3://images/seed", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", "--s3-endpoint", f"http://127.0.0.1:{free_port()}", "--device", "cpu",
+                        env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "s3://images/seed" in result.stderr
+    assert time.time() - start < 60
