@@ -27,6 +27,28 @@ memory::desc anyDesc(const Dims& dims) {
                       memory::format_tag::any);
 }
 
+// Channels per block of the nChw8c / nChw16c layout that matches the CPU's vector width.
+int64_t channelBlock() {
+  static const int64_t block = [] {
+    switch (dnnl::get_effective_cpu_isa()) {
+      case dnnl::cpu_isa::sse41:
+      case dnnl::cpu_isa::avx:
+      case dnnl::cpu_isa::avx2:
+      case dnnl::cpu_isa::avx2_vnni:
+        return 8;
+      default:
+        return 16;
+    }
+  }();
+  return block;
+}
+
+memory::desc blockedDesc(const Dims& dims) {
+  return memory::desc(memory::dims(dims.begin(), dims.end()), memory::data_type::f32,
+                      channelBlock() == 8 ? memory::format_tag::nChw8c
+                                          : memory::format_tag::nChw16c);
+}
+
 int64_t product(const Dims& dims, size_t begin, size_t end) {
   int64_t result = 1;
   for (size_t i = begin; i < end; ++i) result *= dims[i];
@@ -246,9 +268,14 @@ class PlanBuilder {
     attr.set_post_ops(postOps);
 
     memory::desc biasDesc = plainDesc({wDims[0]});
+    // Channel-blocked activations: on this oneDNN the blocked direct/1x1 kernels beat the
+    // NHWC ones `any` picks for fp32 (ResNet50, batch 32, 2 cores: ~12 vs ~11 images/s, noisy).
+    const int64_t block = channelBlock();
+    memory::desc srcDesc = xDims[1] % block == 0 ? blockedDesc(xDims) : anyDesc(xDims);
+    memory::desc dstDesc = outDims[1] % block == 0 ? blockedDesc(outDims) : anyDesc(outDims);
     dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, anyDesc(xDims),
-        anyDesc(weightDims), biasDesc, anyDesc(outDims),
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, srcDesc,
+        anyDesc(weightDims), biasDesc, dstDesc,
         {window.strides[0], window.strides[1]},
         {window.dilations[0] - 1, window.dilations[1] - 1},
         {window.padsBegin[0], window.padsBegin[1]}, {window.padsEnd[0], window.padsEnd[1]});
