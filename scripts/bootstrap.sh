@@ -30,7 +30,7 @@ pip_requirements=(
   "numpy>=1.26"
   "onnx>=1.16"
   "onnxruntime>=1.18"
-  "moto[server]>=5.0"
+  "moto[server]>=5.2.5"  # older servers answer CompleteMultipartUpload in a way Arrow 25 rejects
   "pytest>=8"
   "scikit-image>=0.22"   # ships the real photographs that `sluice datagen` derives images from
 )

@@ -35,7 +35,8 @@ Result<std::unique_ptr<AtomicParquetWriter>> AtomicParquetWriter::Open(const Loc
   auto& fs = *location.fileSystem;
   std::string what = "opening output " + location.uriOf(path);
   std::string parent = parentOf(path);
-  if (!parent.empty()) SLUICE_RETURN_IF_ARROW_ERROR(fs.CreateDir(parent, true), what);
+  // S3 has no folders; creating one would only add an empty marker object.
+  if (!parent.empty() && !location.isS3) SLUICE_RETURN_IF_ARROW_ERROR(fs.CreateDir(parent, true), what);
   // S3 objects only become visible when the upload completes, so they are written in place.
   writer->temporaryPath_ = location.isS3 ? path : temporaryNameFor(path);
   SLUICE_ASSIGN_OR_RETURN_ARROW(writer->stream_, fs.OpenOutputStream(writer->temporaryPath_), what);
