@@ -4,6 +4,8 @@
 
 namespace sluice::engine {
 
+std::string resolveDevice(const std::string& device) { return device == "auto" ? "cpu" : device; }
+
 Result<std::unique_ptr<backend::InferenceBackend>> makeBackend(const backend::BackendOptions& options) {
   if (options.device == "cpu" || options.device == "auto") {
     SLUICE_ASSIGN_OR_RETURN(auto cpu, backend::CpuBackend::Make(options));

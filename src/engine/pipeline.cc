@@ -13,6 +13,7 @@
 #include "core/byte_size.h"
 #include "core/system_memory.h"
 #include "engine/row_decoder.h"
+#include "engine/backend_factory.h"
 #include "engine/output_batch.h"
 #include "engine/topk.h"
 #include "engine/unit_result.h"
@@ -26,9 +27,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// Rows per record batch when reading a row group: small enough to keep raw pixels in memory
-/// bounded (64 x 196 KB), large enough to amortize per-batch overhead.
-constexpr int64_t kReadBatchRows = 64;
+/// Rows per record batch when reading a row group. Parquet decodes list<uint8> through int32 values
+/// plus two int16 levels per value (~1.5 MB per 256x256 image), so batches stay small.
+constexpr int64_t kReadBatchRows = 16;
 /// Memory for everything not budgeted explicitly: code, Arrow pools, thread stacks.
 constexpr int64_t kBaseReserveBytes = 256LL << 20;
 
@@ -72,7 +73,7 @@ nlohmann::json configurationJson(const JobOptions& options, int64_t batchSize, i
       {"normalize", image::normalizationName(options.normalization)},
       {"topk", options.topk},
       {"logits", options.writeLogits},
-      {"device", options.device},
+      {"device", resolveDevice(options.device)},
       {"batch_size", batchSize},
       {"cpu_workers", workers},
       {"memory_budget_bytes", budget},
@@ -113,7 +114,7 @@ class Pipeline {
   int64_t numClasses_ = 0;
   int topk_ = 0;
   std::atomic<int64_t> nextUnit_{0};
-  std::atomic<int64_t> imagesDone_{0};
+  std::atomic<int64_t> imagesDone_{0};  // progress: rows predicted (or written, when preprocessing)
   std::atomic<double> firstBatchSeconds_{-1};
   std::vector<uint8_t> batchCrops_;
   std::vector<float> batchOutputs_;
@@ -132,7 +133,8 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
                                    std::to_string(options_.cropSize));
   }
   workers_ = options_.cpuWorkers > 0 ? options_.cpuWorkers : std::max(1u, std::thread::hardware_concurrency());
-  batchSize_ = options_.batchSize > 0 ? options_.batchSize : defaultBatchSize(options_.device);
+  const std::string device = resolveDevice(options_.device);
+  batchSize_ = options_.batchSize > 0 ? options_.batchSize : defaultBatchSize(device);
   decoder_ = std::make_unique<RowDecoder>(shape, options_.cropSize);
   const int64_t cropBytes = decoder_->cropBytes();
 
@@ -140,7 +142,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   if (predicting) {
     backend::BackendOptions backendOptions;
     backendOptions.modelPath = options_.modelPath;
-    backendOptions.device = options_.device;
+    backendOptions.device = device;
     backendOptions.batchSize = batchSize_;
     backendOptions.cropHeight = options_.cropSize;
     backendOptions.cropWidth = options_.cropSize;
@@ -161,7 +163,8 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   const int64_t budget = options_.memoryBudgetBytes > 0 ? options_.memoryBudgetBytes : defaultMemoryBudget();
   report_.memoryBudgetBytes = budget;
   const int64_t unitBytes = std::max<int64_t>(plan_.largestUnitRows, 1) * (cropBytes + 64);
-  const int64_t readBytes = kReadBatchRows * shape.bytes() * 2 + (8LL << 20);
+  // A read batch in decoding: int32 values, two int16 levels and the uint8 result per pixel value.
+  const int64_t readBytes = kReadBatchRows * shape.bytes() * 9 + (8LL << 20);
   const int64_t stageBytes = workers_ * (unitBytes + readBytes) + 2 * unitBytes +
                              static_cast<int64_t>(batchCrops_.size() + batchOutputs_.size() * 4);
   const int64_t queueBytes = budget - kBaseReserveBytes - modelBytes - stageBytes;
@@ -286,6 +289,7 @@ Status Pipeline::runBatch(std::vector<std::pair<UnitResult*, int64_t>>& slots) {
   }
   SLUICE_RETURN_IF_ERROR(backend_->infer(batchCrops_.data(), count, batchOutputs_.data()));
   if (firstBatchSeconds_.load() < 0) firstBatchSeconds_ = secondsSince(start_);
+  imagesDone_ += count;
   const bool probabilities = backend_->outputsProbabilities();
   for (int64_t i = 0; i < count; ++i) {
     auto [unit, row] = slots[i];
@@ -326,7 +330,10 @@ void Pipeline::inferenceWorker(WorkerTimes& times) {
       if (options_.writeLogits) unit.logits.assign(rows * numClasses_, 0);
       if (unit.fileError.ok()) {
         for (int64_t row = 0; row < rows; ++row) {
-          if (unit.rowFailed(row)) continue;
+          if (unit.rowFailed(row)) {
+            ++imagesDone_;
+            continue;
+          }
           slots.emplace_back(&unit, row);
           if (static_cast<int64_t>(slots.size()) == batchSize_) {
             Status status = runBatch(slots);
@@ -377,7 +384,7 @@ Status Pipeline::writeUnit(UnitResult& unit) {
   SLUICE_RETURN_IF_ERROR(writer_->write(*batch));
   report_.images += unit.unit.numRows;
   report_.errors += failedRows;
-  imagesDone_ += unit.unit.numRows;
+  if (options_.mode == JobMode::kPreprocess) imagesDone_ += unit.unit.numRows;
   if (unit.unit.lastOfFile) {
     SLUICE_RETURN_IF_ERROR(writer_->commit());
     writer_.reset();

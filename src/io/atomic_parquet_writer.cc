@@ -57,6 +57,9 @@ AtomicParquetWriter::~AtomicParquetWriter() { abort(); }
 Status AtomicParquetWriter::write(const arrow::RecordBatch& batch) {
   if (finished_) return Status::Internal("write after commit or abort on " + uri());
   SLUICE_RETURN_IF_ARROW_ERROR(writer_->WriteRecordBatch(batch), "writing " + uri());
+  // One row group per write: the encoded rows go out now instead of piling up in memory until the
+  // file is closed (a file of 1,000 preprocessed crops is 150 MB).
+  SLUICE_RETURN_IF_ARROW_ERROR(writer_->NewBufferedRowGroup(), "writing " + uri());
   return Status::OK();
 }
 

@@ -23,7 +23,7 @@ class AtomicParquetWriter {
   AtomicParquetWriter(const AtomicParquetWriter&) = delete;
   AtomicParquetWriter& operator=(const AtomicParquetWriter&) = delete;
 
-  /// Appends rows. Called from one thread at a time.
+  /// Appends rows as one row group. Called from one thread at a time.
   Status write(const arrow::RecordBatch& batch);
   /// Finishes the file and makes it visible under its final name.
   Status commit();
