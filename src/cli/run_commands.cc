@@ -58,6 +58,15 @@ void addImageFlags(CLI::App& command, RunFlags& flags, const std::string& defaul
   command.add_option("--crop-size", flags.job.cropSize, "center crop size")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  command.add_option("--resize-size", flags.job.resizeSize,
+                     "encoded (JPEG/PNG) images: resize the short side to this before the center crop, as "
+                     "torchvision's Resize (raw-pixel images are only cropped)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command.add_option("--dct-scaling-margin", flags.job.dctScalingMargin,
+                     "JPEGs: decode at 1/2, 1/4 or 1/8 scale (much faster) while the decoded short side stays "
+                     ">= this times --resize-size; 0 = always decode at full size")
+      ->capture_default_str();
 }
 
 void addModelFlags(CLI::App& command, RunFlags& flags) {
@@ -84,6 +93,8 @@ Status finishOptions(RunFlags& flags, const CLI::App& command) {
   auto& job = flags.job;
   SLUICE_ASSIGN_OR_RETURN(job.imageShape, image::parseImageShape(flags.imageShape));
   job.imageShapeGiven = command.count("--image-shape") > 0;
+  // A crop larger than the default resize (raw images only need the crop) resizes to the crop.
+  if (command.count("--resize-size") == 0 && job.cropSize > job.resizeSize) job.resizeSize = job.cropSize;
   SLUICE_ASSIGN_OR_RETURN(job.normalization, image::parseNormalization(flags.normalization));
   if (!flags.memoryBudget.empty()) {
     SLUICE_ASSIGN_OR_RETURN(job.memoryBudgetBytes, parseByteSize(flags.memoryBudget));
@@ -118,38 +129,35 @@ int runJobCommand(RunFlags& flags, const CLI::App& command) {
 }
 
 void addRunCommands(CLI::App& root, int& exitCode) {
+  struct JobCommand {
+    const char* name;
+    const char* description;
+    engine::JobMode mode;
+    const char* defaultImageShape;
+    bool usesModel;
+  };
+  static const JobCommand kCommands[] = {
+      {"run", "read images, preprocess and predict in one pass; write predictions", engine::JobMode::kRun,
+       "256,256,3", true},
+      {"preprocess", "stage 1 of 2: read images, write center-cropped uint8 crops to Parquet (no model)",
+       engine::JobMode::kPreprocess, "256,256,3", false},
+      {"predict", "stage 2 of 2: read crops written by `sluice preprocess` and predict", engine::JobMode::kPredict,
+       "224,224,3", true},
+  };
   // The flag structs live as long as the app: CLI11 writes into them while parsing.
-  static RunFlags runFlags;
-  static RunFlags preprocessFlags;
-  static RunFlags predictFlags;
-
-  auto* run = root.add_subcommand("run", "read images, preprocess and predict in one pass; write predictions");
-  addCommonFlags(*run, runFlags);
-  addImageFlags(*run, runFlags, "256,256,3");
-  addModelFlags(*run, runFlags);
-  run->callback([run, &exitCode] {
-    runFlags.job.mode = engine::JobMode::kRun;
-    exitCode = runJobCommand(runFlags, *run);
-  });
-
-  auto* preprocess = root.add_subcommand(
-      "preprocess", "stage 1 of 2: read images, write center-cropped uint8 crops to Parquet (no model)");
-  addCommonFlags(*preprocess, preprocessFlags);
-  addImageFlags(*preprocess, preprocessFlags, "256,256,3");
-  preprocess->callback([preprocess, &exitCode] {
-    preprocessFlags.job.mode = engine::JobMode::kPreprocess;
-    exitCode = runJobCommand(preprocessFlags, *preprocess);
-  });
-
-  auto* predict = root.add_subcommand(
-      "predict", "stage 2 of 2: read crops written by `sluice preprocess` and predict");
-  addCommonFlags(*predict, predictFlags);
-  addImageFlags(*predict, predictFlags, "224,224,3");
-  addModelFlags(*predict, predictFlags);
-  predict->callback([predict, &exitCode] {
-    predictFlags.job.mode = engine::JobMode::kPredict;
-    exitCode = runJobCommand(predictFlags, *predict);
-  });
+  static RunFlags flags[std::size(kCommands)];
+  for (size_t i = 0; i < std::size(kCommands); ++i) {
+    const JobCommand& spec = kCommands[i];
+    RunFlags& commandFlags = flags[i];
+    auto* command = root.add_subcommand(spec.name, spec.description);
+    addCommonFlags(*command, commandFlags);
+    addImageFlags(*command, commandFlags, spec.defaultImageShape);
+    if (spec.usesModel) addModelFlags(*command, commandFlags);
+    command->callback([command, &commandFlags, &spec, &exitCode] {
+      commandFlags.job.mode = spec.mode;
+      exitCode = runJobCommand(commandFlags, *command);
+    });
+  }
 }
 
 }  // namespace

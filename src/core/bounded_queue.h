@@ -23,13 +23,53 @@ struct QueueStats {
   int64_t highWaterItems = 0;
 };
 
+/// What both queues share: the lock, the two conditions, closing, cancelling and statistics.
+class QueueBase {
+ public:
+  /// No more pushes will come; consumers drain what is left and then see the end.
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    notEmpty_.notify_all();
+  }
+
+  /// Wakes every waiter: pushes return false and pops return nothing from now on.
+  void cancel() {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    notEmpty_.notify_all();
+    notFull_.notify_all();
+  }
+
+  QueueStats stats() const {
+    std::lock_guard lock(mutex_);
+    return stats_;
+  }
+
+ protected:
+  explicit QueueBase(int64_t capacityBytes) { stats_.capacityBytes = capacityBytes; }
+
+  void recordHighWater(size_t items) {
+    stats_.highWaterBytes = std::max(stats_.highWaterBytes, usedBytes_);
+    stats_.highWaterItems = std::max<int64_t>(stats_.highWaterItems, static_cast<int64_t>(items));
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable notEmpty_;
+  std::condition_variable notFull_;
+  int64_t usedBytes_ = 0;
+  bool closed_ = false;
+  bool cancelled_ = false;
+  QueueStats stats_;
+};
+
 /// A FIFO queue bounded by bytes. An item larger than the whole budget is still admitted when the
 /// queue is empty, so an oversized item slows the pipeline down but never deadlocks it.
 /// Any number of producers and consumers.
 template <typename T>
-class BoundedQueue {
+class BoundedQueue : public QueueBase {
  public:
-  explicit BoundedQueue(int64_t capacityBytes) { stats_.capacityBytes = capacityBytes; }
+  explicit BoundedQueue(int64_t capacityBytes) : QueueBase(capacityBytes) {}
 
   /// Blocks while the queue is over budget. Returns false if the queue was cancelled.
   /// Time spent waiting is added to `blockedSeconds` when given.
@@ -43,7 +83,7 @@ class BoundedQueue {
     if (cancelled_) return false;
     usedBytes_ += bytes;
     items_.emplace_back(std::move(item), bytes);
-    recordHighWater();
+    recordHighWater(items_.size());
     notEmpty_.notify_one();
     return true;
   }
@@ -63,48 +103,17 @@ class BoundedQueue {
     return std::move(item);
   }
 
-  /// No more pushes will come; consumers drain what is left and then see the end.
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    notEmpty_.notify_all();
-  }
-
-  void cancel() {
-    std::lock_guard lock(mutex_);
-    cancelled_ = true;
-    notEmpty_.notify_all();
-    notFull_.notify_all();
-  }
-
-  QueueStats stats() const {
-    std::lock_guard lock(mutex_);
-    return stats_;
-  }
-
  private:
-  void recordHighWater() {
-    stats_.highWaterBytes = std::max(stats_.highWaterBytes, usedBytes_);
-    stats_.highWaterItems = std::max<int64_t>(stats_.highWaterItems, items_.size());
-  }
-
-  mutable std::mutex mutex_;
-  std::condition_variable notEmpty_;
-  std::condition_variable notFull_;
   std::deque<std::pair<T, int64_t>> items_;
-  int64_t usedBytes_ = 0;
-  bool closed_ = false;
-  bool cancelled_ = false;
-  QueueStats stats_;
 };
 
 /// A queue that releases items in sequence order (0, 1, 2, ...) whatever order they are pushed
 /// in, bounded by bytes. The item whose sequence number is the next one to be released is always
 /// admitted, so producers that take work in sequence order can never deadlock on it.
 template <typename T>
-class OrderedQueue {
+class OrderedQueue : public QueueBase {
  public:
-  explicit OrderedQueue(int64_t capacityBytes) { stats_.capacityBytes = capacityBytes; }
+  explicit OrderedQueue(int64_t capacityBytes) : QueueBase(capacityBytes) {}
 
   /// Blocks while the queue is over budget, unless `sequence` is the next one to be released.
   /// Returns false if the queue was cancelled.
@@ -119,8 +128,7 @@ class OrderedQueue {
     if (cancelled_) return false;
     usedBytes_ += bytes;
     items_.emplace(sequence, std::make_pair(std::move(item), bytes));
-    stats_.highWaterBytes = std::max(stats_.highWaterBytes, usedBytes_);
-    stats_.highWaterItems = std::max<int64_t>(stats_.highWaterItems, items_.size());
+    recordHighWater(items_.size());
     if (sequence == nextSequence_) notEmpty_.notify_all();
     return true;
   }
@@ -143,35 +151,9 @@ class OrderedQueue {
     return std::move(item);
   }
 
-  /// All producers are done; pop returns nothing once the items pushed so far are consumed.
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    notEmpty_.notify_all();
-  }
-
-  void cancel() {
-    std::lock_guard lock(mutex_);
-    cancelled_ = true;
-    notEmpty_.notify_all();
-    notFull_.notify_all();
-  }
-
-  QueueStats stats() const {
-    std::lock_guard lock(mutex_);
-    return stats_;
-  }
-
  private:
-  mutable std::mutex mutex_;
-  std::condition_variable notEmpty_;
-  std::condition_variable notFull_;
   std::map<int64_t, std::pair<T, int64_t>> items_;
   int64_t nextSequence_ = 0;
-  int64_t usedBytes_ = 0;
-  bool closed_ = false;
-  bool cancelled_ = false;
-  QueueStats stats_;
 };
 
 }  // namespace sluice
