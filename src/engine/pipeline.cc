@@ -70,6 +70,8 @@ nlohmann::json configurationJson(const JobOptions& options, int64_t batchSize, i
       {"image_column", options.imageColumn},
       {"image_shape", plan.imageShape.toString()},
       {"crop_size", options.cropSize},
+      {"resize_size", options.resizeSize},
+      {"dct_scaling_margin", options.dctScalingMargin},
       {"normalize", image::normalizationName(options.normalization)},
       {"topk", options.topk},
       {"logits", options.writeLogits},
@@ -93,7 +95,7 @@ class Pipeline {
  private:
   Status prepare(const BackendFactory& makeBackend);
   void preprocessWorker(WorkerTimes& times);
-  UnitResult preprocessUnit(const WorkUnit& unit);
+  UnitResult preprocessUnit(const WorkUnit& unit, RowDecoder& decoder);
   void inferenceWorker(WorkerTimes& times);
   Status runBatch(std::vector<std::pair<UnitResult*, int64_t>>& slots);
   void writerWorker(WorkerTimes& times);
@@ -103,7 +105,8 @@ class Pipeline {
   WorkPlan plan_;
   Clock::time_point start_ = Clock::now();
   std::unique_ptr<backend::InferenceBackend> backend_;
-  std::unique_ptr<RowDecoder> decoder_;
+  image::ResizeCropOptions resizeCrop_;
+  int64_t cropBytes_ = 0;
   std::unique_ptr<OutputBatchBuilder> outputBuilder_;
   std::unique_ptr<OrderedQueue<UnitResult>> preprocessed_;
   std::unique_ptr<BoundedQueue<UnitResult>> predicted_;
@@ -119,9 +122,11 @@ class Pipeline {
   std::vector<uint8_t> batchCrops_;
   std::vector<float> batchOutputs_;
 
-  // Writer state: the file being written.
+  // Writer state: the file being written, and its counts (added to the report when committed).
   int currentFile_ = -1;
   bool currentFileSkipped_ = false;
+  int64_t currentFileImages_ = 0;
+  int64_t currentFileErrors_ = 0;
   std::unique_ptr<io::AtomicParquetWriter> writer_;
 };
 
@@ -135,8 +140,10 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   workers_ = options_.cpuWorkers > 0 ? options_.cpuWorkers : std::max(1u, std::thread::hardware_concurrency());
   const std::string device = resolveDevice(options_.device);
   batchSize_ = options_.batchSize > 0 ? options_.batchSize : defaultBatchSize(device);
-  decoder_ = std::make_unique<RowDecoder>(shape, options_.cropSize);
-  const int64_t cropBytes = decoder_->cropBytes();
+  resizeCrop_ = image::ResizeCropOptions{options_.resizeSize, options_.cropSize, options_.dctScalingMargin};
+  SLUICE_RETURN_IF_ERROR(image::validate(resizeCrop_));
+  cropBytes_ = RowDecoder(shape, resizeCrop_).cropBytes();
+  const int64_t cropBytes = cropBytes_;
 
   int64_t modelBytes = 0;
   if (predicting) {
@@ -197,10 +204,10 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   return Status::OK();
 }
 
-UnitResult Pipeline::preprocessUnit(const WorkUnit& unit) {
+UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder) {
   UnitResult result;
   result.unit = unit;
-  const int64_t cropBytes = decoder_->cropBytes();
+  const int64_t cropBytes = cropBytes_;
   result.crops.assign(unit.numRows * cropBytes, 0);
   result.errors.assign(unit.numRows, "");
   if (unit.rowGroup < 0) return result;
@@ -237,7 +244,7 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit) {
         error.assign(view.data(), view.size());
         continue;
       }
-      error = decoder_->decode(*images, i, result.crops.data() + (row + i) * cropBytes);
+      error = decoder.decode(*images, i, result.crops.data() + (row + i) * cropBytes);
     }
     if (!plan_.extraColumns.empty()) {
       arrow::ArrayVector extra;
@@ -264,11 +271,12 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit) {
 
 void Pipeline::preprocessWorker(WorkerTimes& times) {
   const int64_t units = static_cast<int64_t>(plan_.units.size());
+  RowDecoder decoder(plan_.imageShape, resizeCrop_);  // this worker's decoding buffers
   for (int64_t index = nextUnit_++; index < units && !failure_.failed(); index = nextUnit_++) {
     UnitResult result;
     {
       ScopedTimer busy(times.busySeconds);
-      result = preprocessUnit(plan_.units[index]);
+      result = preprocessUnit(plan_.units[index], decoder);
     }
     if (!result.fileError.ok() && !options_.skipBadFiles) {
       failure_.set(result.fileError);
@@ -281,7 +289,7 @@ void Pipeline::preprocessWorker(WorkerTimes& times) {
 
 Status Pipeline::runBatch(std::vector<std::pair<UnitResult*, int64_t>>& slots) {
   if (slots.empty()) return Status::OK();
-  const int64_t cropBytes = decoder_->cropBytes();
+  const int64_t cropBytes = cropBytes_;
   const int64_t count = static_cast<int64_t>(slots.size());
   for (int64_t i = 0; i < count; ++i) {
     auto [unit, row] = slots[i];
@@ -364,6 +372,8 @@ Status Pipeline::writeUnit(UnitResult& unit) {
   if (unit.unit.fileIndex != currentFile_) {
     currentFile_ = unit.unit.fileIndex;
     currentFileSkipped_ = false;
+    currentFileImages_ = 0;
+    currentFileErrors_ = 0;
   }
   if (currentFileSkipped_) return Status::OK();
   if (!unit.fileError.ok()) {
@@ -382,13 +392,15 @@ Status Pipeline::writeUnit(UnitResult& unit) {
   for (int64_t row = 0; row < unit.unit.numRows; ++row) failedRows += unit.rowFailed(row);
   SLUICE_ASSIGN_OR_RETURN(auto batch, outputBuilder_->build(unit, planned.input->uri()));
   SLUICE_RETURN_IF_ERROR(writer_->write(*batch));
-  report_.images += unit.unit.numRows;
-  report_.errors += failedRows;
+  currentFileImages_ += unit.unit.numRows;
+  currentFileErrors_ += failedRows;
   if (options_.mode == JobMode::kPreprocess) imagesDone_ += unit.unit.numRows;
   if (unit.unit.lastOfFile) {
     SLUICE_RETURN_IF_ERROR(writer_->commit());
     writer_.reset();
     ++report_.files;
+    report_.images += currentFileImages_;
+    report_.errors += currentFileErrors_;
   }
   return Status::OK();
 }

@@ -58,6 +58,35 @@ def test_skip_bad_files_skips_and_lists_them(tmp_path, models):
     assert len(skipped) == 1 and "b.parquet" in skipped[0]
 
 
+def corrupt_middle(path):
+    """Zeroes 4 KB in the middle of a Parquet file: its data pages break, its footer stays valid."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes(4096)
+    path.write_bytes(bytes(data))
+
+
+def write_multi_group_file(path):
+    table = pa.table({"image": pa.array([i.reshape(-1) for i in smooth_images(6, seed=9)], type=pa.list_(pa.uint8()))})
+    pq.write_table(table, path, row_group_size=2, compression="snappy")
+
+
+def test_skip_bad_files_also_skips_files_that_break_while_being_read(tmp_path, models):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_seed_parquet(folder / "a.parquet", smooth_images(4))
+    write_multi_group_file(folder / "b.parquet")
+    corrupt_middle(folder / "b.parquet")
+    report = tmp_path / "report.json"
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
+                        "--skip-bad-files", "--report", report, "--device", "cpu", check=0)
+    assert "images: 4 (0 errors) in 1 files" in result.stdout
+    assert all_files(tmp_path / "out") == ["a.parquet"]
+    data = json.loads(report.read_text())
+    assert data["images"] == 4
+    assert len(data["skipped_files"]) == 1 and "b.parquet" in data["skipped_files"][0]
+
+
 def test_truncated_file_fails_the_job_naming_it(tmp_path, models):
     write_seed_parquet(tmp_path / "good.parquet", smooth_images(3))
     data = (tmp_path / "good.parquet").read_bytes()
@@ -71,13 +100,8 @@ def test_corrupt_data_pages_leave_no_partial_output(tmp_path, models):
     folder = tmp_path / "in"
     folder.mkdir()
     write_seed_parquet(folder / "a.parquet", smooth_images(4))
-    table = pa.table({"image": pa.array([i.reshape(-1) for i in smooth_images(6, seed=9)], type=pa.list_(pa.uint8()))})
-    pq.write_table(table, folder / "b.parquet", row_group_size=2, compression="snappy")
-    data = bytearray((folder / "b.parquet").read_bytes())
-    # Overwrite the middle of the file (data pages of later row groups); the footer stays valid.
-    middle = len(data) // 2
-    data[middle:middle + 4096] = bytes(4096)
-    (folder / "b.parquet").write_bytes(bytes(data))
+    write_multi_group_file(folder / "b.parquet")
+    corrupt_middle(folder / "b.parquet")
     result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
                         "--device", "cpu")
     assert result.returncode == 1, result.stderr

@@ -156,3 +156,12 @@ def test_info_lists_backends_and_versions():
     result = run_sluice("info", check=0)
     assert "sluice 0.1.0" in result.stdout
     assert "oneDNN" in result.stdout and "arrow/parquet: 25.0.1" in result.stdout
+
+
+def test_empty_input_file_gives_an_empty_output_file(tmp_path, models):
+    write_seed_parquet(tmp_path / "empty.parquet", [])
+    result = run_sluice("run", "--input", tmp_path / "empty.parquet", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", "--device", "cpu", check=0)
+    assert "images: 0 (0 errors) in 1 files" in result.stdout
+    table = pq.read_table(tmp_path / "out" / "empty.parquet")
+    assert table.num_rows == 0 and "topk_labels" in table.schema.names
