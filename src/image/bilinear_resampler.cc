@@ -37,7 +37,8 @@ std::string describe(const Region& region) {
 }  // namespace
 
 void BilinearResampler::computeCoefficients(int inputSize, double regionStart, double regionEnd,
-                                            int outputSize, AxisCoefficients& coefficients) {
+                                            int outputSize, int firstOutput, int numOutputs,
+                                            AxisCoefficients& coefficients) {
   // Pillow receives the box as C floats and subtracts them in float precision; so do we, so that
   // fractional regions give the same coefficients.
   const float start = static_cast<float>(regionStart);
@@ -49,13 +50,13 @@ void BilinearResampler::computeCoefficients(int inputSize, double regionStart, d
   const int tapStride = static_cast<int>(std::ceil(support)) * 2 + 1;
 
   coefficients.tapStride = tapStride;
-  coefficients.firstInput.resize(outputSize);
-  coefficients.numTaps.resize(outputSize);
-  coefficients.weights.assign(static_cast<size_t>(outputSize) * tapStride, 0);
+  coefficients.firstInput.resize(numOutputs);
+  coefficients.numTaps.resize(numOutputs);
+  coefficients.weights.assign(static_cast<size_t>(numOutputs) * tapStride, 0);
   unnormalizedWeights_.resize(tapStride);
 
-  for (int out = 0; out < outputSize; ++out) {
-    const double center = start + (out + 0.5) * scale;
+  for (int out = 0; out < numOutputs; ++out) {
+    const double center = start + (firstOutput + out + 0.5) * scale;
     // Truncation towards zero, then clamping, exactly as Pillow rounds the window's ends.
     const int first = std::max(static_cast<int>(center - support + 0.5), 0);
     const int last = std::min(static_cast<int>(center + support + 0.5), inputSize);
@@ -156,8 +157,10 @@ Status BilinearResampler::resize(const ImageView& source, const Region& region,
                               region.right != destination.width;
   const bool needVertical = destination.height != source.height || region.top != 0 ||
                             region.bottom != destination.height;
-  computeCoefficients(source.width, region.left, region.right, destination.width, horizontal_);
-  computeCoefficients(source.height, region.top, region.bottom, destination.height, vertical_);
+  computeCoefficients(source.width, region.left, region.right, destination.width, 0, destination.width,
+                      horizontal_);
+  computeCoefficients(source.height, region.top, region.bottom, destination.height, 0, destination.height,
+                      vertical_);
 
   if (!needHorizontal && !needVertical) {
     for (int y = 0; y < destination.height; ++y) {
@@ -174,11 +177,17 @@ Status BilinearResampler::resize(const ImageView& source, const Region& region,
     return Status::OK();
   }
 
-  const int channels = source.channels;
   // Pillow 13 (python-pillow/Pillow#9549) filters vertically first when the height loses more
   // than twice as many pixels as the width; the choice uses whole-image sizes, not the region's.
   const bool verticalFirst = destination.height < source.height &&
                              2 * (source.width - destination.width) < source.height - destination.height;
+  resampleBothPasses(source, verticalFirst, destination);
+  return Status::OK();
+}
+
+void BilinearResampler::resampleBothPasses(const ImageView& source, bool verticalFirst,
+                                           const MutableImageView& destination) {
+  const int channels = source.channels;
   if (verticalFirst) {
     // The vertical pass only visits the source columns the horizontal filter will read.
     const int lastOutput = destination.width - 1;
@@ -202,6 +211,32 @@ Status BilinearResampler::resize(const ImageView& source, const Region& region,
     resampleHorizontally(source, firstRow, 0, intermediate);
     resampleVertically(intermediate.asConst(), firstRow, destination);
   }
+}
+
+Status BilinearResampler::resizeWindow(const ImageView& source, int fullWidth, int fullHeight, int windowLeft,
+                                       int windowTop, const MutableImageView& destination) {
+  if (source.channels < 1 || source.channels > 4 || source.channels != destination.channels) {
+    return Status::InvalidArgument("cannot resize a " + std::to_string(source.channels) +
+                                   "-channel image into a " + std::to_string(destination.channels) +
+                                   "-channel one (1 to 4 channels, the same on both sides)");
+  }
+  if (source.width <= 0 || source.height <= 0 || destination.width <= 0 || destination.height <= 0 ||
+      windowLeft < 0 || windowTop < 0 || windowLeft + destination.width > fullWidth ||
+      windowTop + destination.height > fullHeight) {
+    return Status::InvalidArgument("cannot take a " + std::to_string(destination.width) + "x" +
+                                   std::to_string(destination.height) + " window at (" +
+                                   std::to_string(windowLeft) + ", " + std::to_string(windowTop) +
+                                   ") of " + std::to_string(source.width) + "x" +
+                                   std::to_string(source.height) + " pixels resized to " +
+                                   std::to_string(fullWidth) + "x" + std::to_string(fullHeight));
+  }
+  computeCoefficients(source.width, 0, source.width, fullWidth, windowLeft, destination.width, horizontal_);
+  computeCoefficients(source.height, 0, source.height, fullHeight, windowTop, destination.height, vertical_);
+  // Pillow skips a pass whose size does not change; its coefficients here are exact copies, so
+  // running it gives the same pixels. The pass order is the one Pillow picks for the full resize.
+  const bool verticalFirst =
+      fullHeight < source.height && 2 * (source.width - fullWidth) < source.height - fullHeight;
+  resampleBothPasses(source, verticalFirst, destination);
   return Status::OK();
 }
 

@@ -36,6 +36,14 @@ class BilinearResampler {
   /// Both must have the same channel count (1 to 4); the region must lie inside the source.
   Status resize(const ImageView& source, const Region& region, const MutableImageView& destination);
 
+  /// Writes the window of `source` resized whole to fullWidth x fullHeight whose top-left corner
+  /// is (windowLeft, windowTop) and whose size is `destination`'s: bit for bit what Pillow's
+  /// `resize((fullWidth, fullHeight), BILINEAR).crop(window)` gives (same coefficients, same pass
+  /// order), while filtering only the pixels the window needs. This is Resize + CenterCrop fused.
+  /// The window must lie inside the full size.
+  Status resizeWindow(const ImageView& source, int fullWidth, int fullHeight, int windowLeft, int windowTop,
+                      const MutableImageView& destination);
+
  private:
   // One axis' filter: for each output position, the first input index, the number of taps and
   // `tapStride` fixed-point weights.
@@ -45,8 +53,12 @@ class BilinearResampler {
     std::vector<int32_t> weights;
     int tapStride = 0;
   };
+  // Coefficients of outputs [firstOutput, firstOutput + numOutputs) of a resize of
+  // [regionStart, regionEnd) to outputSize.
   void computeCoefficients(int inputSize, double regionStart, double regionEnd, int outputSize,
-                           AxisCoefficients& coefficients);
+                           int firstOutput, int numOutputs, AxisCoefficients& coefficients);
+  // Runs both passes with the coefficients computed, in the given order.
+  void resampleBothPasses(const ImageView& source, bool verticalFirst, const MutableImageView& destination);
   // Filters rows [firstRow, firstRow + destination.height) of `source` horizontally; `source`
   // starts at input column `firstColumn` of the coefficient tables.
   void resampleHorizontally(const ImageView& source, int firstRow, int firstColumn,

@@ -31,6 +31,18 @@ Result<Image> decodeImage(const uint8_t* data, size_t size) {
   return Status::InvalidData("not a JPEG or PNG image (" + describeFirstBytes(data, size) + ")");
 }
 
+Result<StoredSize> decodeImageInto(const uint8_t* data, size_t size, const DecodeOptions& options,
+                                   Image& image) {
+  if (data != nullptr && looksLikeJpeg(data, size)) {
+    return decodeJpegInto(data, size, options.minShortSide, image);
+  }
+  if (data != nullptr && looksLikePng(data, size)) {
+    SLUICE_ASSIGN_OR_RETURN(image, decodePng(data, size));
+    return StoredSize{image.width, image.height, 1};
+  }
+  return Status::InvalidData("not a JPEG or PNG image (" + describeFirstBytes(data, size) + ")");
+}
+
 Result<Image> readImageFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) return Status::IoError("cannot open image file " + path);

@@ -20,6 +20,26 @@ inline constexpr int64_t kMaxDecodedPixels = int64_t{1} << 28;
 /// never aborts the process and never prints to stderr. Thread-safe (no shared state).
 Result<Image> decodeImage(const uint8_t* data, size_t size);
 
+/// How decodeImageInto may decode.
+struct DecodeOptions {
+  /// JPEG only: when positive, decode at the smallest of 1/8, 1/4 and 1/2 scale (libjpeg-turbo's
+  /// DCT-domain scaling: a fraction of the work) whose short side is still at least this many
+  /// pixels; 0 decodes at full size. PNGs are always decoded at full size.
+  int minShortSide = 0;
+};
+
+/// The image as stored, before any scaling at decode time: the decoded image is
+/// ceil(width / scaleDenominator) x ceil(height / scaleDenominator).
+struct StoredSize {
+  int width = 0;
+  int height = 0;
+  int scaleDenominator = 1;
+};
+
+/// Decodes as decodeImage does, into `image` (its memory is reused when large enough), possibly
+/// downscaled as `options` allow. Thread-safe (no shared state).
+Result<StoredSize> decodeImageInto(const uint8_t* data, size_t size, const DecodeOptions& options, Image& image);
+
 /// Reads `path` and decodes it with decodeImage; errors name the file.
 Result<Image> readImageFile(const std::string& path);
 

@@ -6,6 +6,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include <algorithm>
 #include <string>
 
 #include "image/image_decoder.h"
@@ -66,7 +67,8 @@ void convertCmykRowToRgb(const uint8_t* cmyk, uint8_t* rgb, int width, bool inve
 // Everything that touches libjpeg; returns false with errors.message set on failure. `image` and
 // `cmykRow` are owned by the caller so that a longjmp skips no destructor.
 bool decodeWithLibjpeg(jpeg_decompress_struct& info, ErrorManager& errors, const uint8_t* data,
-                       size_t size, Image& image, std::vector<uint8_t>& cmykRow) {
+                       size_t size, int minShortSide, Image& image, StoredSize& stored,
+                       std::vector<uint8_t>& cmykRow) {
   jpeg_progress_mgr progress{};
   progress.progress_monitor = checkScanCount;
   info.err = jpeg_std_error(&errors.base);
@@ -88,10 +90,28 @@ bool decodeWithLibjpeg(jpeg_decompress_struct& info, ErrorManager& errors, const
                   info.image_width, info.image_height, static_cast<long long>(kMaxDecodedPixels));
     return false;
   }
+  stored.width = static_cast<int>(info.image_width);
+  stored.height = static_cast<int>(info.image_height);
+  stored.scaleDenominator = 1;
+  if (minShortSide > 0) {
+    // libjpeg-turbo computes the scaled size as ceil(size * num / denom).
+    const int64_t shortSide = std::min(info.image_width, info.image_height);
+    for (int denominator : {8, 4, 2}) {
+      if ((shortSide + denominator - 1) / denominator >= minShortSide) {
+        stored.scaleDenominator = denominator;
+        break;
+      }
+    }
+  }
+  info.scale_num = 1;
+  info.scale_denom = static_cast<unsigned>(stored.scaleDenominator);
   jpeg_start_decompress(&info);
 
   // Resizing the Image is safe here: allocation failure throws before any further libjpeg call.
-  image = Image(static_cast<int>(info.output_width), static_cast<int>(info.output_height), 3);
+  image.width = static_cast<int>(info.output_width);
+  image.height = static_cast<int>(info.output_height);
+  image.channels = 3;
+  image.pixels.resize(static_cast<size_t>(image.width) * image.height * 3);
   if (isCmyk) cmykRow.resize(static_cast<size_t>(info.output_width) * 4);
   while (info.output_scanline < info.output_height) {
     uint8_t* destination = image.pixels.data() + info.output_scanline * image.rowBytes();
@@ -111,14 +131,20 @@ bool looksLikeJpeg(const uint8_t* data, size_t size) {
   return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
 }
 
-Result<Image> decodeJpeg(const uint8_t* data, size_t size) {
+Result<StoredSize> decodeJpegInto(const uint8_t* data, size_t size, int minShortSide, Image& image) {
   jpeg_decompress_struct info{};
   ErrorManager errors{};
-  Image image;
+  StoredSize stored;
   std::vector<uint8_t> cmykRow;
-  const bool ok = decodeWithLibjpeg(info, errors, data, size, image, cmykRow);
+  const bool ok = decodeWithLibjpeg(info, errors, data, size, minShortSide, image, stored, cmykRow);
   jpeg_destroy_decompress(&info);
   if (!ok) return Status::InvalidData(std::string("corrupt JPEG image: ") + errors.message);
+  return stored;
+}
+
+Result<Image> decodeJpeg(const uint8_t* data, size_t size) {
+  Image image;
+  SLUICE_RETURN_IF_ERROR(decodeJpegInto(data, size, 0, image).status());
   return image;
 }
 

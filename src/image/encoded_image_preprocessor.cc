@@ -1,0 +1,50 @@
+#include "image/encoded_image_preprocessor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "image/image_decoder.h"
+#include "image/preprocess.h"
+
+namespace sluice::image {
+
+Size resizedSize(int width, int height, int resizeSize) {
+  const int shortSide = std::min(width, height);
+  const int longSide = std::max(width, height);
+  // Python's int(size * long / short): a correctly rounded double quotient, then truncation.
+  const int newLong = static_cast<int>(static_cast<double>(int64_t{resizeSize} * longSide) / shortSide);
+  return width <= height ? Size{resizeSize, newLong} : Size{newLong, resizeSize};
+}
+
+Status validate(const ResizeCropOptions& options) {
+  if (options.cropSize < 1 || options.resizeSize < 1) {
+    return Status::InvalidArgument("--resize-size and --crop-size must be positive");
+  }
+  if (options.cropSize > options.resizeSize) {
+    return Status::InvalidArgument("--crop-size " + std::to_string(options.cropSize) +
+                                   " is larger than --resize-size " + std::to_string(options.resizeSize) +
+                                   ": the center crop must fit inside the resized image");
+  }
+  if (options.dctScalingMargin != 0 && !(options.dctScalingMargin >= 1)) {
+    return Status::InvalidArgument("the DCT scaling margin must be 0 (off) or at least 1");
+  }
+  return Status::OK();
+}
+
+Status EncodedImagePreprocessor::process(const uint8_t* data, size_t size, const MutableImageView& crop) {
+  DecodeOptions decodeOptions;
+  if (options_.dctScalingMargin > 0) {
+    decodeOptions.minShortSide = static_cast<int>(std::ceil(options_.dctScalingMargin * options_.resizeSize));
+  }
+  SLUICE_ASSIGN_OR_RETURN(StoredSize stored, decodeImageInto(data, size, decodeOptions, decoded_));
+  lastScaleDenominator_ = stored.scaleDenominator;
+  // The geometry is torchvision's for the stored size; a downscaled decode only changes the source
+  // the resampler reads, which covers the same picture with fewer pixels.
+  const Size full = resizedSize(stored.width, stored.height, options_.resizeSize);
+  const int left = centerCropOffset(full.width, options_.cropSize);
+  const int top = centerCropOffset(full.height, options_.cropSize);
+  return resampler_.resizeWindow(decoded_.view(), full.width, full.height, left, top, crop);
+}
+
+}  // namespace sluice::image
