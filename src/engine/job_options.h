@@ -25,6 +25,8 @@ struct JobOptions {
   image::ImageShape imageShape{256, 256, 3};
   bool imageShapeGiven = false;  // false: predict mode takes the shape preprocess recorded
   int cropSize = 224;
+  int resizeSize = 256;            // encoded images: short side resized to this before the crop
+  double dctScalingMargin = 8.0;   // JPEGs: DCT-domain downscaling while short side >= this * resizeSize
   image::Normalization normalization = image::Normalization::kImagenet;
   int topk = 5;
   bool writeLogits = false;
