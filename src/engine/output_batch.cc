@@ -16,11 +16,6 @@ namespace sluice::engine {
 
 namespace {
 
-bool isOutputColumn(const std::string& name) {
-  static const char* kNames[] = {"path", "row", "label", "topk_labels", "topk_scores", "logits", "error", "image"};
-  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; });
-}
-
 /// Validity bitmap with one bit per row: set where the row succeeded.
 Result<std::shared_ptr<arrow::Buffer>> successBitmap(const UnitResult& unit, int64_t* nullCount) {
   int64_t rows = unit.unit.numRows;
@@ -60,8 +55,11 @@ OutputBatchBuilder::OutputBatchBuilder(OutputLayout layout) : layout_(std::move(
     }
   }
   fields.push_back(arrow::field("error", arrow::utf8()));
+  const size_t ownColumns = fields.size();
   for (const auto& field : layout_.passThrough) {
-    fields.push_back(isOutputColumn(field->name()) ? field->WithName("input_" + field->name()) : field);
+    bool clashes = std::any_of(fields.begin(), fields.begin() + ownColumns,
+                               [&](const auto& own) { return own->name() == field->name(); });
+    fields.push_back(clashes ? field->WithName("input_" + field->name()) : field);
   }
   schema_ = arrow::schema(fields, metadata);
 }

@@ -22,7 +22,7 @@ struct OutputLayout {
   bool writeLogits = false;
   image::ImageShape cropShape;
   /// Pass-through fields as read; written under the same name, or "input_<name>" if that name is
-  /// one of the output's own columns.
+  /// one of the output's own columns (e.g. `label` in predictions, but not in preprocessed crops).
   std::vector<std::shared_ptr<arrow::Field>> passThrough;
   bool hasSourceColumns = false;  // the extra columns after the pass-through ones are path, row, error
 };

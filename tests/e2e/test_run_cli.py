@@ -88,12 +88,14 @@ def test_two_stage_gives_the_same_predictions_as_one_pass(tmp_path, dataset, mod
     folder, _ = dataset
     run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "one",
                "--logits", "--device", "cpu", check=0)
-    run_sluice("preprocess", "--input", folder, "--output", tmp_path / "crops", check=0)
+    run_sluice("preprocess", "--input", folder, "--output", tmp_path / "crops", "--pass-through", "label", check=0)
     crops = pq.read_table(tmp_path / "crops" / "part-00001.parquet")
     assert crops.schema.field("image").type.list_size == 224 * 224 * 3
     assert crops.num_rows == 14
+    assert crops.column("label").to_pylist() == list(range(21, 35))  # no clash in crops: name kept
     run_sluice("predict", "--input", tmp_path / "crops", "--model", models["resnet18"], "--output",
-               tmp_path / "two", "--logits", "--device", "cpu", check=0)
+               tmp_path / "two", "--logits", "--device", "cpu", "--pass-through", "label", check=0)
+    assert read_output(tmp_path / "two" / "part-00001.parquet")["input_label"] == list(range(21, 35))
     for name in ("part-00000.parquet", "part-00001.parquet"):
         one = read_output(tmp_path / "one" / name)
         two = read_output(tmp_path / "two" / name)
