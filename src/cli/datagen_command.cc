@@ -21,7 +21,8 @@ struct DatagenCommandOptions {
 
 Status runDatagen(const DatagenCommandOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const datagen::DatagenOptions& dataset = options.dataset;
+  datagen::DatagenOptions dataset = options.dataset;
+  dataset.format = options.format == "jpeg" ? datagen::ImageFormat::kJpeg : datagen::ImageFormat::kRaw;
   auto reportProgress = [&](int64_t imagesDone) {
     if (!options.progress) return;
     std::fprintf(stderr, "\rdatagen: %lld / %lld images", static_cast<long long>(imagesDone),
@@ -40,9 +41,10 @@ Status runDatagen(const DatagenCommandOptions& options) {
         std::filesystem::path(dataset.outputDir) / datagen::datasetFileName(file), error);
     if (!error) bytes += size;
   }
-  std::printf("datagen: wrote %lld files, %lld images, %llu bytes to %s in %.1f s\n",
+  std::printf("datagen: wrote %lld files, %lld images, %llu bytes (%.1f KB per image) to %s in %.1f s\n",
               static_cast<long long>(numFiles), static_cast<long long>(dataset.numImages),
-              static_cast<unsigned long long>(bytes), dataset.outputDir.c_str(), seconds);
+              static_cast<unsigned long long>(bytes), bytes / 1000.0 / dataset.numImages,
+              dataset.outputDir.c_str(), seconds);
   return Status::OK();
 }
 
@@ -58,8 +60,10 @@ void addDatagenCommand(CLI::App& root, int& exitCode) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   command->add_option("--rows-per-group", dataset.rowsPerGroup, "Rows per Parquet row group")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  command->add_option("--format", options->format, "Image encoding in the `image` column")
-      ->capture_default_str()->check(CLI::IsMember({"raw"}));
+  command->add_option("--format", options->format,
+                      "Image encoding in the `image` column: raw (list<uint8> pixels, --height x --width) or "
+                      "jpeg (binary JPEG/PNG bytes of ImageNet-like sizes)")
+      ->capture_default_str()->check(CLI::IsMember({"raw", "jpeg"}));
   command->add_option("--seed", dataset.seed, "Random seed (same seed, same pixels)")->capture_default_str();
   command->add_option("--photos", dataset.photoDir,
                       "Folder of PNG/JPEG photos to cut images from (default: scikit-image's sample photos)");

@@ -18,6 +18,7 @@
 
 #include "datagen/photo_library.h"
 #include "image/bilinear_resampler.h"
+#include "image/image_encoder.h"
 #include "io/arrow_status.h"
 
 namespace sluice::datagen {
@@ -94,12 +95,66 @@ void mirrorHorizontally(const image::MutableImageView& image) {
   }
 }
 
-// One row group's worth of images, generated straight into Arrow buffers.
+// The size of an ImageNet-like image: ImageNet's most common size is 500x375 (or 375x500); the
+// rest spread from ~200 to ~1,000 px on the long side, mostly smaller, mostly landscape.
+image::Size imagenetLikeSize(Random& random) {
+  int longSide = 500;
+  int shortSide = 375;
+  if (random.uniform() >= 0.5) {
+    longSide = 200 + static_cast<int>(800 * std::pow(random.uniform(), 1.6));
+    const double aspect = std::exp(random.uniform(0.0, std::log(2.0)));
+    shortSide = std::max(120, static_cast<int>(std::lround(longSide / aspect)));
+  }
+  const bool landscape = random.uniform() < 0.75;
+  return landscape ? image::Size{longSide, shortSide} : image::Size{shortSide, longSide};
+}
+
+// The largest crop of the photo with the image's aspect ratio, shrunk to 60%-100% of its area,
+// at a random place: the image shows part of the photo, undistorted.
+image::Region cropWithAspect(Random& random, int width, int height, double aspect) {
+  double cropWidth = width;
+  double cropHeight = width / aspect;
+  if (cropHeight > height) {
+    cropHeight = height;
+    cropWidth = height * aspect;
+  }
+  const double shrink = std::sqrt(random.uniform(0.6, 1.0));
+  cropWidth *= shrink;
+  cropHeight *= shrink;
+  const double left = random.uniform(0.0, width - cropWidth);
+  const double top = random.uniform(0.0, height - cropHeight);
+  return {left, top, left + cropWidth, top + cropHeight};
+}
+
+// Sensor-like grain of up to +-amplitude levels: photos re-sampled from a small library are
+// smoother than camera images and would encode into unrealistically small JPEGs.
+void addGrain(Random& random, image::Image& picture, int amplitude) {
+  if (amplitude == 0) return;
+  const int span = 2 * amplitude + 1;
+  for (uint8_t& value : picture.pixels) {
+    const int noisy = value + static_cast<int>(random.next() % static_cast<uint64_t>(span)) - amplitude;
+    value = static_cast<uint8_t>(std::clamp(noisy, 0, 255));
+  }
+}
+
+// Pillow's RGB to L conversion (ITU-R 601-2 luma in 16-bit fixed point).
+image::Image toGreyscale(const image::Image& rgb) {
+  image::Image grey(rgb.width, rgb.height, 1);
+  for (size_t i = 0; i < grey.pixels.size(); ++i) {
+    const uint8_t* pixel = &rgb.pixels[i * 3];
+    grey.pixels[i] = static_cast<uint8_t>((pixel[0] * 19595 + pixel[1] * 38470 + pixel[2] * 7471 + 0x8000) >> 16);
+  }
+  return grey;
+}
+
+// One row group's worth of images, generated straight into Arrow buffers (raw) or as encoded
+// files (JPEG/PNG).
 struct RowGroup {
   int64_t firstImage = 0;
   int64_t numRows = 0;
   std::shared_ptr<arrow::Buffer> pixels;
   std::shared_ptr<arrow::Buffer> labels;
+  std::vector<std::vector<uint8_t>> encoded;
 };
 
 class Generator {
@@ -111,25 +166,43 @@ class Generator {
 
   // Makes images [firstImage, firstImage + numRows) with `numThreads` threads. Thread-safe.
   Result<RowGroup> generate(int64_t firstImage, int64_t numRows, int numThreads) const {
-    RowGroup group{firstImage, numRows, nullptr, nullptr};
-    SLUICE_ASSIGN_OR_RETURN_ARROW(group.pixels, arrow::AllocateBuffer(imageBytes() * numRows),
-                                  "allocating image pixels");
+    const bool encoded = options_.format == ImageFormat::kJpeg;
+    RowGroup group{firstImage, numRows, nullptr, nullptr, {}};
+    if (encoded) {
+      group.encoded.resize(numRows);
+    } else {
+      SLUICE_ASSIGN_OR_RETURN_ARROW(group.pixels, arrow::AllocateBuffer(imageBytes() * numRows),
+                                    "allocating image pixels");
+    }
     SLUICE_ASSIGN_OR_RETURN_ARROW(group.labels, arrow::AllocateBuffer(sizeof(int32_t) * numRows),
                                   "allocating labels");
-    uint8_t* pixels = group.pixels->mutable_data();
+    uint8_t* pixels = encoded ? nullptr : group.pixels->mutable_data();
     auto* labels = reinterpret_cast<int32_t*>(group.labels->mutable_data());
     std::atomic<int64_t> nextRow{0};
+    std::mutex errorMutex;
+    Status firstError;
     auto work = [&] {
       image::BilinearResampler resampler;
       for (int64_t row = nextRow++; row < numRows; row = nextRow++) {
-        // Errors cannot happen here: regions come from randomResizedCrop and sizes were validated.
-        labels[row] = makeImage(firstImage + row, resampler, pixels + imageBytes() * row);
+        if (encoded) {
+          Result<int32_t> label = makeEncodedImage(firstImage + row, resampler, group.encoded[row]);
+          if (!label.ok()) {
+            std::lock_guard lock(errorMutex);
+            if (firstError.ok()) firstError = label.status();
+            continue;
+          }
+          labels[row] = *label;
+        } else {
+          // Errors cannot happen here: regions come from randomResizedCrop and sizes were validated.
+          labels[row] = makeImage(firstImage + row, resampler, pixels + imageBytes() * row);
+        }
       }
     };
     std::vector<std::thread> threads;
     for (int i = 1; i < numThreads; ++i) threads.emplace_back(work);
     work();
     for (std::thread& thread : threads) thread.join();
+    SLUICE_RETURN_IF_ERROR(firstError);
     return group;
   }
 
@@ -144,6 +217,31 @@ class Generator {
                                         static_cast<size_t>(options_.width) * 3};
     (void)resampler.resize(photo.view(), crop, destination);
     if (mirror) mirrorHorizontally(destination);
+    return label;
+  }
+
+  // An ImageNet-like encoded image. The label is the image's first random draw, as in the raw
+  // format, so both formats of one seed have the same labels.
+  Result<int32_t> makeEncodedImage(int64_t index, image::BilinearResampler& resampler,
+                                   std::vector<uint8_t>& bytes) const {
+    Random random = imageRandom(options_.seed, index);
+    const int32_t label = static_cast<int32_t>(random.below(static_cast<int64_t>(photos_.size())));
+    const image::Image& photo = photos_[label].pixels;
+    const image::Size size = imagenetLikeSize(random);
+    const image::Region crop = cropWithAspect(random, photo.width, photo.height, double(size.width) / size.height);
+    const bool mirror = random.next() & 1;
+    const int quality = 75 + static_cast<int>(random.below(21));
+    const double kind = random.uniform();
+    const bool png = kind < 0.03;
+    const bool greyscale = kind >= 0.03 && kind < 0.05;
+    const int grain = 6 + static_cast<int>(random.below(11));
+
+    image::Image picture(size.width, size.height, 3);
+    SLUICE_RETURN_IF_ERROR(resampler.resize(photo.view(), crop, picture.mutableView()));
+    if (mirror) mirrorHorizontally(picture.mutableView());
+    addGrain(random, picture, grain);
+    if (greyscale) picture = toGreyscale(picture);
+    SLUICE_ASSIGN_OR_RETURN(bytes, png ? image::encodePng(picture.view()) : image::encodeJpeg(picture.view(), quality));
     return label;
   }
 
@@ -169,12 +267,23 @@ Status validate(const DatagenOptions& options) {
   return Status::OK();
 }
 
-std::shared_ptr<arrow::Schema> datasetSchema() {
-  return arrow::schema({arrow::field("image", arrow::list(arrow::field("item", arrow::uint8(), false)), false),
-                        arrow::field("label", arrow::int32(), false)});
+std::shared_ptr<arrow::Schema> datasetSchema(ImageFormat format) {
+  auto imageType = format == ImageFormat::kJpeg ? arrow::binary()
+                                                : arrow::list(arrow::field("item", arrow::uint8(), false));
+  return arrow::schema({arrow::field("image", imageType, false), arrow::field("label", arrow::int32(), false)});
 }
 
-std::shared_ptr<parquet::WriterProperties> writerProperties() {
+std::shared_ptr<parquet::WriterProperties> writerProperties(ImageFormat format) {
+  // JPEG and PNG bytes are already compressed: Snappy would only cost time on them.
+  if (format == ImageFormat::kJpeg) {
+    return parquet::WriterProperties::Builder()
+        .disable_dictionary()
+        ->compression(parquet::Compression::SNAPPY)
+        ->compression("image", parquet::Compression::UNCOMPRESSED)
+        ->disable_statistics()
+        ->enable_statistics("label")
+        ->build();
+  }
   // Parquet has no 8-bit physical type: uint8 values are stored as INT32, 4 bytes each (13 GB for
   // the default dataset). Snappy takes that to ~1.4 bytes per value at little CPU cost and is what
   // every reader (pyarrow, Spark) handles; zstd is ~45% smaller but ~50% slower to read, and these
@@ -190,8 +299,8 @@ std::shared_ptr<parquet::WriterProperties> writerProperties() {
 // Writes one file under a temporary name; on success renames it to its final name.
 class FileWriter {
  public:
-  static Result<std::unique_ptr<FileWriter>> Open(const fs::path& finalPath,
-                                                  const std::shared_ptr<arrow::Schema>& schema) {
+  static Result<std::unique_ptr<FileWriter>> Open(const fs::path& finalPath, ImageFormat format) {
+    const std::shared_ptr<arrow::Schema> schema = datasetSchema(format);
     auto writer = std::unique_ptr<FileWriter>(new FileWriter());
     writer->finalPath_ = finalPath;
     std::string temporaryName = ".";  // appended, not "." + name: GCC 12 warns falsely on that
@@ -205,7 +314,7 @@ class FileWriter {
     SLUICE_ASSIGN_OR_RETURN_ARROW(
         writer->writer_,
         parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(), writer->stream_,
-                                         writerProperties(), arrowProperties),
+                                         writerProperties(format), arrowProperties),
         "starting Parquet file " + temporary);
     return writer;
   }
@@ -220,6 +329,7 @@ class FileWriter {
 
   Status writeRowGroup(const RowGroup& group, size_t imageBytes) {
     const std::string context = "writing " + temporaryPath_.string();
+    if (!group.encoded.empty()) return writeEncodedRowGroup(group, context);
     SLUICE_ASSIGN_OR_RETURN_ARROW(std::shared_ptr<arrow::Buffer> offsets,
                                   arrow::AllocateBuffer(sizeof(int32_t) * (group.numRows + 1)), context);
     auto* offsetValues = reinterpret_cast<int32_t*>(offsets->mutable_data());
@@ -230,6 +340,20 @@ class FileWriter {
     arrow::Int32Array labels(group.numRows, group.labels);
     SLUICE_RETURN_IF_ARROW_ERROR(writer_->NewRowGroup(), context);
     SLUICE_RETURN_IF_ARROW_ERROR(writer_->WriteColumnChunk(images), context);
+    SLUICE_RETURN_IF_ARROW_ERROR(writer_->WriteColumnChunk(labels), context);
+    return Status::OK();
+  }
+
+  Status writeEncodedRowGroup(const RowGroup& group, const std::string& context) {
+    arrow::BinaryBuilder images;
+    for (const auto& bytes : group.encoded) {
+      SLUICE_RETURN_IF_ARROW_ERROR(images.Append(bytes.data(), static_cast<int32_t>(bytes.size())), context);
+    }
+    std::shared_ptr<arrow::Array> imageArray;
+    SLUICE_RETURN_IF_ARROW_ERROR(images.Finish(&imageArray), context);
+    arrow::Int32Array labels(group.numRows, group.labels);
+    SLUICE_RETURN_IF_ARROW_ERROR(writer_->NewRowGroup(), context);
+    SLUICE_RETURN_IF_ARROW_ERROR(writer_->WriteColumnChunk(*imageArray), context);
     SLUICE_RETURN_IF_ARROW_ERROR(writer_->WriteColumnChunk(labels), context);
     return Status::OK();
   }
@@ -319,7 +443,7 @@ class DatasetWriter {
     const int64_t end = std::min(first + options_.imagesPerFile, options_.numImages);
     SLUICE_ASSIGN_OR_RETURN(
         std::unique_ptr<FileWriter> writer,
-        FileWriter::Open(fs::path(options_.outputDir) / datasetFileName(file), datasetSchema()));
+        FileWriter::Open(fs::path(options_.outputDir) / datasetFileName(file), options_.format));
     for (int64_t group = first; group < end; group += options_.rowsPerGroup) {
       if (failed_) return Status::Cancelled("another file failed");
       const int64_t numRows = std::min(options_.rowsPerGroup, end - group);

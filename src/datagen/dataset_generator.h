@@ -10,6 +10,12 @@
 
 namespace sluice::datagen {
 
+/// How the `image` column stores images.
+enum class ImageFormat {
+  kRaw,   // list<uint8> of height*width*3 HWC RGB values, every image the same size
+  kJpeg,  // binary JPEG (a few PNG) bytes of ImageNet-like sizes, as real datasets store them
+};
+
 /// What to generate. The defaults reproduce the benchmark's "10 GB" dataset (16,232 images).
 struct DatagenOptions {
   std::string outputDir;
@@ -21,8 +27,13 @@ struct DatagenOptions {
   int height = 256;
   int width = 256;
   int numThreads = 0;  // threads generating pixels; 0 = one per hardware thread
+  ImageFormat format = ImageFormat::kRaw;  // kJpeg ignores height and width
 };
 
+/// With ImageFormat::kJpeg the `image` column is binary instead: each image is a crop of a photo
+/// at an ImageNet-like size (half are 500x375 or 375x500, the rest have a long side of 200 to 1,000
+/// px and an aspect ratio of 1 to 2; 3/4 landscape), with seeded sensor-like grain, encoded as a
+/// JPEG of quality 75 to 95 (libjpeg-turbo, 4:2:0), except 3% PNGs (libspng); 2% are greyscale.
 /// Writes part-00000.parquet, part-00001.parquet, ... into options.outputDir (created if missing),
 /// `imagesPerFile` rows each (the last one fewer) in row groups of `rowsPerGroup` rows, with columns
 /// `image` (list<uint8>, height*width*3 HWC RGB values) and `label` (int32, the index of the source

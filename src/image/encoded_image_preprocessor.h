@@ -12,13 +12,6 @@
 
 namespace sluice::image {
 
-/// Width and height of an image.
-struct Size {
-  int width = 0;
-  int height = 0;
-  bool operator==(const Size&) const = default;
-};
-
 /// The size torchvision's Resize(resizeSize) gives a width x height image: the short side becomes
 /// resizeSize and the long side int(resizeSize * long / short), truncated as Python's int() does.
 Size resizedSize(int width, int height, int resizeSize);

@@ -7,6 +7,13 @@
 
 namespace sluice::image {
 
+/// Width and height of an image.
+struct Size {
+  int width = 0;
+  int height = 0;
+  bool operator==(const Size&) const = default;
+};
+
 /// A read-only window onto interleaved uint8 pixels; rows are `rowStride` bytes apart.
 struct ImageView {
   const uint8_t* pixels = nullptr;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "datagen/photo_library.h"
+#include "image/image_decoder.h"
 #include "image/test_image_encoding.h"
 
 namespace sluice::datagen {
@@ -42,9 +43,18 @@ FileContent readFile(const fs::path& path) {
   }
   std::shared_ptr<arrow::Table> table = reader->ReadTable().ValueOrDie()->CombineChunks().ValueOrDie();
   content.schema = table->schema();
+  auto labels = std::static_pointer_cast<arrow::Int32Array>(table->GetColumnByName("label")->chunk(0));
+  if (table->GetColumnByName("image")->type()->id() == arrow::Type::BINARY) {
+    auto images = std::static_pointer_cast<arrow::BinaryArray>(table->GetColumnByName("image")->chunk(0));
+    for (int64_t row = 0; row < table->num_rows(); ++row) {
+      std::string_view bytes = images->GetView(row);
+      content.images.emplace_back(bytes.begin(), bytes.end());
+      content.labels.push_back(labels->Value(row));
+    }
+    return content;
+  }
   auto images = std::static_pointer_cast<arrow::ListArray>(table->GetColumnByName("image")->chunk(0));
   auto values = std::static_pointer_cast<arrow::UInt8Array>(images->values());
-  auto labels = std::static_pointer_cast<arrow::Int32Array>(table->GetColumnByName("label")->chunk(0));
   for (int64_t row = 0; row < table->num_rows(); ++row) {
     const uint8_t* begin = values->raw_values() + images->value_offset(row);
     content.images.emplace_back(begin, begin + images->value_length(row));
@@ -123,6 +133,74 @@ TEST_F(DatasetGeneratorTest, WritesFilesRowGroupsAndSchemaAsAsked) {
       EXPECT_GE(content.labels[row], 0);
       EXPECT_LT(content.labels[row], static_cast<int32_t>(photos->size()));
     }
+  }
+}
+
+TEST_F(DatasetGeneratorTest, JpegFormatWritesImagenetLikeJpegsAndSomePngs) {
+  requireDefaultPhotos();
+  DatagenOptions options = smallOptions("jpeg");
+  options.format = ImageFormat::kJpeg;
+  options.numImages = 400;
+  options.imagesPerFile = 400;
+  options.rowsPerGroup = 100;
+  ASSERT_TRUE(generateDataset(options).ok());
+  FileContent content = readFile(fs::path(options.outputDir) / "part-00000.parquet");
+  ASSERT_EQ(content.numRows, 400);
+  EXPECT_EQ(content.schema->field(0)->type()->id(), arrow::Type::BINARY);
+  EXPECT_EQ(content.schema->field(1)->type()->id(), arrow::Type::INT32);
+
+  int numPng = 0, numGreyscale = 0, minSide = 1 << 30, maxSide = 0, numNotSquare = 0;
+  double sumWidth = 0, sumHeight = 0, sumBytes = 0;
+  for (const auto& bytes : content.images) {
+    Result<image::Image> decoded = image::decodeImage(bytes.data(), bytes.size());
+    ASSERT_TRUE(decoded.ok()) << decoded.status().toString();
+    numPng += bytes[0] == 0x89;
+    bool grey = true;
+    for (size_t i = 0; i < decoded->pixels.size() && grey; i += 3) {
+      grey = decoded->pixels[i] == decoded->pixels[i + 1] && decoded->pixels[i] == decoded->pixels[i + 2];
+    }
+    numGreyscale += grey;
+    minSide = std::min({minSide, decoded->width, decoded->height});
+    maxSide = std::max({maxSide, decoded->width, decoded->height});
+    numNotSquare += decoded->width != decoded->height;
+    sumWidth += decoded->width;
+    sumHeight += decoded->height;
+    sumBytes += static_cast<double>(bytes.size());
+  }
+  // ImageNet: mean about 470x390, 200 to 1,000 px a side, JPEG except a few PNGs and greyscale.
+  EXPECT_NEAR(sumWidth / 400, 470, 50);
+  EXPECT_NEAR(sumHeight / 400, 395, 50);
+  EXPECT_GE(minSide, 100);
+  EXPECT_LE(maxSide, 1000);
+  EXPECT_GE(numNotSquare, 350);
+  EXPECT_GE(numPng, 3);
+  EXPECT_LE(numPng, 30);
+  EXPECT_GE(numGreyscale, 2);
+  EXPECT_LE(numGreyscale, 25);
+  EXPECT_GT(sumBytes / 400, 30000);
+}
+
+TEST_F(DatasetGeneratorTest, JpegFormatIsDeterministicForASeed) {
+  requireDefaultPhotos();
+  DatagenOptions first = smallOptions("a");
+  first.format = ImageFormat::kJpeg;
+  first.numThreads = 1;
+  DatagenOptions second = first;
+  second.outputDir = (root_ / "b").string();
+  second.numThreads = 3;
+  DatagenOptions other = first;
+  other.outputDir = (root_ / "c").string();
+  other.seed = 9;
+  ASSERT_TRUE(generateDataset(first).ok());
+  ASSERT_TRUE(generateDataset(second).ok());
+  ASSERT_TRUE(generateDataset(other).ok());
+  for (const char* name : {"part-00000.parquet", "part-00002.parquet"}) {
+    FileContent a = readFile(fs::path(first.outputDir) / name);
+    FileContent b = readFile(fs::path(second.outputDir) / name);
+    FileContent c = readFile(fs::path(other.outputDir) / name);
+    EXPECT_EQ(a.images, b.images);
+    EXPECT_EQ(a.labels, b.labels);
+    EXPECT_NE(a.images, c.images);
   }
 }
 
