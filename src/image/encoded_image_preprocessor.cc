@@ -32,7 +32,23 @@ Status validate(const ResizeCropOptions& options) {
   return Status::OK();
 }
 
+namespace {
+
+// A worker keeps its decode buffer between images, but not one a rare huge (or hostile) image grew
+// beyond this: ImageNet-sized images need ~0.5 MB, 24-megapixel photos 72 MB.
+constexpr size_t kMaxRetainedDecodeBytes = size_t{96} << 20;
+
+}  // namespace
+
 Status EncodedImagePreprocessor::process(const uint8_t* data, size_t size, const MutableImageView& crop) {
+  Status status = decodeAndResize(data, size, crop);
+  if (decoded_.pixels.capacity() > kMaxRetainedDecodeBytes) {
+    decoded_ = Image();
+  }
+  return status;
+}
+
+Status EncodedImagePreprocessor::decodeAndResize(const uint8_t* data, size_t size, const MutableImageView& crop) {
   DecodeOptions decodeOptions;
   if (options_.dctScalingMargin > 0) {
     decodeOptions.minShortSide = static_cast<int>(std::ceil(options_.dctScalingMargin * options_.resizeSize));

@@ -41,12 +41,15 @@ class EncodedImagePreprocessor {
   /// Corrupt, truncated or non-image data returns kInvalidData saying why; never aborts.
   Status process(const uint8_t* data, size_t size, const MutableImageView& crop);
 
-  /// The image the last successful process() decoded (possibly DCT-downscaled).
+  /// The image the last successful process() decoded (possibly DCT-downscaled); empty after one
+  /// too large to keep.
   const Image& decoded() const { return decoded_; }
   /// The scale denominator the last successful process() decoded at (1 = full size).
   int lastScaleDenominator() const { return lastScaleDenominator_; }
 
  private:
+  Status decodeAndResize(const uint8_t* data, size_t size, const MutableImageView& crop);
+
   ResizeCropOptions options_;
   Image decoded_;
   BilinearResampler resampler_;
