@@ -33,6 +33,9 @@ pip_requirements=(
   "moto[server]>=5.2.5"  # older servers answer CompleteMultipartUpload in a way Arrow 25 rejects
   "pytest>=8"
   "scikit-image>=0.22"   # ships the real photographs that `sluice datagen` derives images from
+  "nanobind>=2.0"        # the Python module (sluice._native)
+  "pyspark>=4.0,<5"      # sluice on Spark (bundles Spark; runs on the installed Java 17)
+  "pandas>=2.2,<3"       # the benchmark's pandas-UDF Spark pipeline (bench/spark)
 )
 if ! "$PYTHON" - "${pip_requirements[@]}" <<'PY' 2>/dev/null
 import sys

@@ -1,0 +1,113 @@
+"""The Python module (sluice.BatchPredictor) against the CLI: same data, same predictions."""
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import run_sluice
+
+BATCH = 16
+
+
+def cli_predictions(folder, model, out, *extra):
+    run_sluice("run", "--input", folder, "--output", out, "--model", model, "--device", "cpu", "--batch-size", BATCH,
+               "--pass-through", "label", "--no-progress", *extra, check=0)
+    return pq.read_table(out).sort_by([("path", "ascending"), ("row", "ascending")])
+
+
+def module_predictions(sluice, folder, model, **options):
+    tables = []
+    for name in ("a.parquet", "b.parquet"):
+        path = str(folder / name)
+        predictor = sluice.BatchPredictor(model, batch_size=BATCH, source_path=path, pass_through=["label"], **options)
+        table = pq.read_table(path)
+        tables.append(pa.Table.from_batches(list(predictor.map_batches(table.to_batches(), max_rows=BATCH))))
+    return pa.concat_tables(tables)
+
+
+def assert_same_predictions(expected, actual, scores_tolerance=1e-5):
+    assert actual.num_rows == expected.num_rows
+    for column in ("path", "row", "label", "error", "input_label"):
+        assert actual.column(column).to_pylist() == expected.column(column).to_pylist(), column
+    np.testing.assert_allclose(np.array(actual.column("topk_scores").to_pylist()),
+                               np.array(expected.column("topk_scores").to_pylist()), rtol=scores_tolerance, atol=1e-7)
+    expected_labels = expected.column("topk_labels").to_pylist()
+    scores = expected.column("topk_scores").to_pylist()
+    for row, (got, want) in enumerate(zip(actual.column("topk_labels").to_pylist(), expected_labels)):
+        for i, (a, b) in enumerate(zip(got, want)):
+            near_tie = any(abs(scores[row][i] - scores[row][j]) < 1e-5 for j in range(len(want)) if j != i)
+            assert a == b or near_tie, f"row {row}: top-k {got} vs {want}"
+
+
+def test_predict_on_pyarrow_batches_matches_the_cli(sluice_module, image_dataset, resnet18, tmp_path):
+    folder, _ = image_dataset
+    expected = cli_predictions(folder, resnet18, tmp_path / "cli")
+    actual = module_predictions(sluice_module, folder, resnet18)
+    assert actual.schema.names == expected.schema.names
+    assert_same_predictions(expected, actual)
+
+
+def test_logits_and_seed_normalization_match_the_cli(sluice_module, image_dataset, resnet18, tmp_path):
+    folder, _ = image_dataset
+    expected = cli_predictions(folder, resnet18, tmp_path / "cli", "--logits", "--normalize", "seed", "--topk", "3")
+    actual = module_predictions(sluice_module, folder, resnet18, logits=True, normalize="seed", topk=3)
+    assert_same_predictions(expected, actual)
+    np.testing.assert_allclose(np.array(actual.column("logits").to_pylist()),
+                               np.array(expected.column("logits").to_pylist()), rtol=1e-4, atol=1e-4)
+
+
+def test_int16_pixels_as_spark_reads_them_give_the_same_predictions(sluice_module, image_dataset, resnet18):
+    folder, _ = image_dataset
+    table = pq.read_table(folder / "b.parquet")
+    as_int16 = table.cast(pa.schema([pa.field("image", pa.list_(pa.int16())), pa.field("label", pa.int32())]))
+    predictor = sluice_module.BatchPredictor(resnet18, batch_size=BATCH, pass_through=["label"])
+    expected = predictor.predict(table.combine_chunks().to_batches()[0])
+    actual = predictor.predict(as_int16.combine_chunks().to_batches()[0])
+    assert actual.column("topk_labels").equals(expected.column("topk_labels"))
+    assert actual.column("topk_scores").equals(expected.column("topk_scores"))
+
+
+def test_preprocess_then_predict_from_crops_matches_one_pass(sluice_module, image_dataset, resnet18):
+    folder, _ = image_dataset
+    batch = pq.read_table(folder / "a.parquet").combine_chunks().to_batches()[0]
+    one_pass = sluice_module.BatchPredictor(resnet18, batch_size=BATCH, source_path="a").predict(batch)
+    crops = sluice_module.BatchPredictor(mode="preprocess", source_path="a", pass_through=["label"]).predict(batch)
+    assert crops.schema.field("image").type == pa.list_(pa.field("item", pa.uint8(), False), 224 * 224 * 3)
+    predicted = sluice_module.BatchPredictor(resnet18, mode="predict", image_shape=(224, 224, 3), batch_size=BATCH,
+                                             path_column="path", row_column="row", error_column="error").predict(crops)
+    assert predicted.column("path").to_pylist() == ["a"] * batch.num_rows
+    assert predicted.column("row").to_pylist() == one_pass.column("row").to_pylist()
+    assert predicted.column("topk_labels").equals(one_pass.column("topk_labels"))
+    assert predicted.column("topk_scores").equals(one_pass.column("topk_scores"))
+
+
+def test_bad_rows_become_error_rows_and_the_others_are_predicted(sluice_module, resnet18):
+    images = [np.full((256, 256, 3), 100, np.uint8).reshape(-1), None, np.zeros(10, np.uint8),
+              np.full((256, 256, 3), 50, np.uint8).reshape(-1)]
+    batch = pa.record_batch({"image": pa.array(images, pa.list_(pa.uint8())), "id": pa.array([1, 2, 3, 4])})
+    out = sluice_module.BatchPredictor(resnet18, batch_size=2, pass_through=["id"], source_path="mem").predict(batch)
+    errors = out.column("error").to_pylist()
+    assert errors[0] is None and errors[3] is None
+    assert "null" in errors[1] and "values" in errors[2]
+    assert out.column("label").null_count == 2
+    assert out.column("id").to_pylist() == [1, 2, 3, 4]
+    assert out.column("row").to_pylist() == [0, 1, 2, 3]
+
+
+def test_a_missing_image_column_is_a_value_error(sluice_module, resnet18):
+    predictor = sluice_module.BatchPredictor(resnet18)
+    with pytest.raises(ValueError, match="no column 'image'"):
+        predictor.predict(pa.record_batch({"pixels": pa.array([1, 2])}))
+
+
+def test_an_unreadable_model_is_a_value_error(sluice_module, tmp_path):
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(ValueError):
+        sluice_module.BatchPredictor(tmp_path / "broken.onnx")
+
+
+def test_output_schema_is_known_before_any_batch(sluice_module, resnet18):
+    predictor = sluice_module.BatchPredictor(resnet18, pass_through=["label"], logits=True, variable_size_lists=True)
+    schema = predictor.output_schema(pa.schema([("image", pa.list_(pa.uint8())), ("label", pa.int32())]))
+    assert schema.names == ["path", "row", "label", "topk_labels", "topk_scores", "logits", "error", "input_label"]
+    assert schema.field("logits").type == pa.list_(pa.field("item", pa.float32(), False))
