@@ -81,14 +81,20 @@ void BilinearResampler::computeCoefficients(int inputSize, double regionStart, d
 void BilinearResampler::resampleHorizontally(const ImageView& source, int firstRow, int firstColumn,
                                              const MutableImageView& destination) {
   const int channels = source.channels;
+  // Raw pointers held in locals: stores through uint8_t* may alias anything, so members read in the
+  // loop would be reloaded from memory after every output pixel.
+  const int32_t* const allWeights = horizontal_.weights.data();
+  const int32_t* const firstInputs = horizontal_.firstInput.data();
+  const int32_t* const tapCounts = horizontal_.numTaps.data();
+  const size_t tapStride = static_cast<size_t>(horizontal_.tapStride);
+  const int width = destination.width;
   for (int row = 0; row < destination.height; ++row) {
     const uint8_t* input = source.row(firstRow + row);
     uint8_t* output = destination.row(row);
-    for (int out = 0; out < destination.width; ++out) {
-      const int32_t* weights = &horizontal_.weights[static_cast<size_t>(out) * horizontal_.tapStride];
-      const uint8_t* pixel =
-          input + static_cast<size_t>(horizontal_.firstInput[out] - firstColumn) * channels;
-      const int numTaps = horizontal_.numTaps[out];
+    for (int out = 0; out < width; ++out) {
+      const int32_t* weights = allWeights + static_cast<size_t>(out) * tapStride;
+      const uint8_t* pixel = input + static_cast<size_t>(firstInputs[out] - firstColumn) * channels;
+      const int numTaps = tapCounts[out];
       if (channels == 3) {
         int32_t sum0 = kRoundingHalf, sum1 = kRoundingHalf, sum2 = kRoundingHalf;
         for (int tap = 0; tap < numTaps; ++tap, pixel += 3) {
