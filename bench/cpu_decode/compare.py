@@ -214,8 +214,10 @@ def main():
         "The worker's busy time is wall-clock: besides decode and resize (1.5-2 ms of CPU) it includes the time "
         "the worker waits for a core. The job has a second busy thread, the Parquet writer, which spends more "
         "CPU than the worker (it writes each 224x224x3 crop as a list<uint8>, i.e. int32 values with "
-        "dictionary encoding); on a small machine shared with other jobs the two contend, so the "
-        "wall-clock rates swing from run to run (see all rounds). The CPU-time ratio is the steadier per-core figure.",
+        "dictionary encoding); on a small machine shared with other jobs the two contend for the "
+        "share of the CPU the scheduler gives the sluice process (one process, however many threads, against "
+        "PIL's one thread), so the worker's wall-clock rate understates its per-core speed and swings with the "
+        "load. The CPU-time ratio (CPU seconds the worker thread itself spent per image) is the per-core figure.",
         "",
         "DCT-domain downscaling (`--dct-scaling-margin`): datagen's ImageNet-sized JPEGs are too small for it to "
         "apply at the default margin 8 (short side >= 4096 px for 1/2 scale). Measured against Pillow on the 14 "
