@@ -1,89 +1,33 @@
 """Encoded (JPEG/PNG) images end to end: `sluice preprocess` and `sluice run` on real photographs
 re-encoded the way datasets store them, checked against Pillow doing torchvision's
 Resize(256) + CenterCrop(224) (PIL backend), and onnxruntime on those Pillow crops."""
-import io
-from pathlib import Path
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
 from conftest import run_sluice
 
-skimage_data = pytest.importorskip("skimage.data")
+pytest.importorskip("skimage.data")
 
-PHOTOS = ["astronaut.png", "brick.png", "camera.png", "chelsea.png", "coffee.png", "coins.png", "grass.png",
-          "gravel.png", "hubble_deep_field.jpg", "ihc.png", "moon.png", "motorcycle_left.png", "retina.jpg",
-          "rocket.jpg"]
-
-
-def photo(name):
-    return Image.open(Path(skimage_data.__file__).parent / name).convert("RGB")
+from encoded_reference import (encode, large_jpegs, make_encoded_set, onnxruntime_on_pillow_crops,  # noqa: E402
+                               photo, reference_crops)
 
 
-def encode(image, kind, quality=90, **extra):
-    buffer = io.BytesIO()
-    if kind == "png":
-        image.save(buffer, format="PNG")
-    else:
-        image.save(buffer, format="JPEG", quality=quality, **extra)
-    return buffer.getvalue()
+def in_child(function, *args):
+    """Runs function(*args) in a fresh Python process and returns its result. Pillow and onnxruntime
+    work on large images would otherwise raise this pytest process's peak RSS, which Linux hands on to
+    every `sluice` it starts (ru_maxrss survives vfork + exec) and so skews other tests' memory checks."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
 
 
-def make_encoded_set(count, seed):
-    """`count` images cut from the photographs at ImageNet-like sizes (200-1000 px a side, mixed
-    aspect ratios, a few larger ones that take DCT-domain downscaling), JPEG at qualities 75-95,
-    plus PNGs, greyscale, RGBA, one CMYK and one progressive JPEG."""
-    rng = np.random.default_rng(seed)
-    sources = [photo(name) for name in PHOTOS]
-    images = []
-    for index in range(count):
-        source = sources[index % len(sources)]
-        aspect = float(np.exp(rng.uniform(np.log(0.6), np.log(1.7))))
-        long_side = int(rng.integers(1100, 1400)) if index % 10 == 9 else int(rng.integers(200, 1000))
-        width, height = (long_side, max(8, int(long_side / aspect))) if aspect >= 1 else (
-            max(8, int(long_side * aspect)), long_side)
-        crop_w = int(source.width * rng.uniform(0.5, 1.0))
-        crop_h = int(source.height * rng.uniform(0.5, 1.0))
-        left = int(rng.integers(0, source.width - crop_w + 1))
-        top = int(rng.integers(0, source.height - crop_h + 1))
-        image = source.crop((left, top, left + crop_w, top + crop_h)).resize((width, height), Image.BICUBIC)
-        quality = int(rng.integers(75, 96))
-        if index == 1:
-            data = encode(image.convert("CMYK"), "jpeg", quality)
-        elif index == 2:
-            data = encode(image, "jpeg", quality, progressive=True)
-        elif index % 17 == 3:
-            data = encode(image, "png")
-        elif index % 17 == 5:
-            data = encode(image.convert("L"), "jpeg", quality)
-        elif index % 17 == 7:
-            data = encode(image.convert("L"), "png")
-        elif index % 17 == 11:
-            rgba = image.convert("RGBA")
-            rgba.putalpha(128)
-            data = encode(rgba, "png")
-        else:
-            data = encode(image, "jpeg", quality)
-        images.append(data)
-    return images
-
-
-def reference_crop(data, resize=256, crop=224):
-    """torchvision's Resize(resize) + CenterCrop(crop) on a PIL image, written with Pillow."""
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    width, height = image.size
-    short, long = min(width, height), max(width, height)
-    new_short, new_long = resize, int(resize * long / short)
-    size = (new_short, new_long) if width <= height else (new_long, new_short)
-    if size != (width, height):
-        image = image.resize(size, Image.BILINEAR)
-    pixels = np.asarray(image)
-    top = int(round((size[1] - crop) / 2.0))
-    left = int(round((size[0] - crop) / 2.0))
-    return pixels[top:top + crop, left:left + crop]
+def read_crops(path, count):
+    column = pq.read_table(path, columns=["image"]).column("image").combine_chunks()
+    return column.values.to_numpy(zero_copy_only=False).reshape(count, 224, 224, 3)
 
 
 def write_encoded_parquet(path, blobs):
@@ -95,18 +39,18 @@ def write_encoded_parquet(path, blobs):
 def sluice_crops(tmp_path, blobs, *flags):
     write_encoded_parquet(tmp_path / "in.parquet", blobs)
     run_sluice("preprocess", "--input", tmp_path / "in.parquet", "--output", tmp_path / "crops", *flags, check=0)
-    table = pq.read_table(tmp_path / "crops" / "in.parquet").to_pydict()
-    assert all(error is None for error in table["error"]), [e for e in table["error"] if e]
-    return np.array(table["image"], dtype=np.uint8).reshape(len(blobs), 224, 224, 3)
+    errors = pq.read_table(tmp_path / "crops" / "in.parquet", columns=["error"]).column("error").to_pylist()
+    assert all(error is None for error in errors), [e for e in errors if e]
+    return read_crops(tmp_path / "crops" / "in.parquet", len(blobs))
 
 
 @pytest.fixture(scope="module")
 def encoded_set():
-    return make_encoded_set(60, seed=11)
+    return in_child(make_encoded_set, 60, 11)
 
 
 def differences(crops, blobs):
-    reference = np.stack([reference_crop(blob) for blob in blobs])
+    reference = in_child(reference_crops, blobs)
     return np.abs(crops.astype(np.int32) - reference.astype(np.int32))
 
 
@@ -129,10 +73,7 @@ def test_full_size_decoding_matches_pillow_almost_exactly(tmp_path, encoded_set)
 
 
 def test_dct_scaled_decoding_of_very_large_jpegs_stays_within_tolerance(tmp_path):
-    # Short sides >= 8 * 256 * 2 = 4096 px: the default margin decodes these at 1/2 scale.
-    blobs = [encode(photo(name).resize(size, Image.BICUBIC), "jpeg", 90)
-             for name, size in (("gravel.png", (4400, 4150)), ("camera.png", (4150, 4600)),
-                                ("chelsea.png", (6000, 4100)))]
+    blobs = in_child(large_jpegs)
     delta = differences(sluice_crops(tmp_path, blobs), blobs)
     per_image_mean = delta.reshape(len(blobs), -1).mean(axis=1)
     print(f"\nDCT-scaled fidelity: mean |d| {delta.mean():.4f}, worst image mean {per_image_mean.max():.4f}, "
@@ -147,9 +88,8 @@ def test_resize_size_flag_changes_the_crop_scale(tmp_path, encoded_set):
     write_encoded_parquet(tmp_path / "in.parquet", blobs)
     run_sluice("preprocess", "--input", tmp_path / "in.parquet", "--output", tmp_path / "crops",
                "--resize-size", "320", "--dct-scaling-margin", "0", check=0)
-    table = pq.read_table(tmp_path / "crops" / "in.parquet").to_pydict()
-    crops = np.array(table["image"], dtype=np.uint8).reshape(len(blobs), 224, 224, 3)
-    reference = np.stack([reference_crop(blob, resize=320) for blob in blobs])
+    crops = read_crops(tmp_path / "crops" / "in.parquet", len(blobs))
+    reference = in_child(reference_crops, blobs, 320)
     assert np.abs(crops.astype(np.int32) - reference).mean() <= 0.05
 
 
@@ -161,22 +101,14 @@ def test_crop_larger_than_resize_is_a_usage_error(tmp_path, encoded_set):
 
 
 def test_top1_agrees_with_onnxruntime_on_pillow_crops(tmp_path, models):
-    import onnxruntime as ort
-
-    blobs = make_encoded_set(200, seed=23)
+    blobs = in_child(make_encoded_set, 200, 23)
     write_encoded_parquet(tmp_path / "in.parquet", blobs)
     run_sluice("run", "--input", tmp_path / "in.parquet", "--model", models["resnet18"], "--output",
                tmp_path / "out", "--logits", "--device", "cpu", check=0)
     out = pq.read_table(tmp_path / "out" / "in.parquet").to_pydict()
     assert all(error is None for error in out["error"])
     logits = np.array(out["logits"], dtype=np.float32)
-
-    mean = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-    std = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-    inputs = np.stack([((reference_crop(blob).astype(np.float32) / np.float32(255.0) - mean) / std).transpose(2, 0, 1)
-                       for blob in blobs]).astype(np.float32)
-    session = ort.InferenceSession(str(models["resnet18"]), providers=["CPUExecutionProvider"])
-    expected = session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    expected = in_child(onnxruntime_on_pillow_crops, models["resnet18"], blobs)
 
     # An image's top-1 is only meaningful when its top two classes are further apart than what a
     # one-level pixel difference moves the logits (estimated from the logit differences here).
