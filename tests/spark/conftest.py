@@ -1,39 +1,11 @@
 """Fixtures for the Python module and Spark tests: the built package (build/python), data and a
 ResNet18 test model, and one Spark local-cluster (two executor JVMs) shared by the Spark tests."""
-import importlib.util
 import os
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
-
-
-def _load_e2e_helpers():
-    spec = importlib.util.spec_from_file_location("sluice_e2e_helpers", REPO / "tests" / "e2e" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-e2e = _load_e2e_helpers()
-smooth_images = e2e.smooth_images
-write_seed_parquet = e2e.write_seed_parquet
-run_sluice = e2e.run_sluice
-sluice_binary = e2e.sluice_binary
-
-
-def python_package_dir() -> Path:
-    """build/python (next to the sluice binary the tests run) holds the importable package."""
-    return Path(sluice_binary()).resolve().parent / "python"
-
-
-PACKAGE_DIR = python_package_dir()
-if str(PACKAGE_DIR) not in sys.path:
-    sys.path.insert(0, str(PACKAGE_DIR))
+from .cli_comparison import PACKAGE_DIR, smooth_images, write_seed_parquet
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import run_sluice
+from .cli_comparison import assert_same_predictions, run_sluice
 
 BATCH = 16
 
@@ -23,20 +23,6 @@ def module_predictions(sluice, folder, model, **options):
         table = pq.read_table(path)
         tables.append(pa.Table.from_batches(list(predictor.map_batches(table.to_batches(), max_rows=BATCH))))
     return pa.concat_tables(tables)
-
-
-def assert_same_predictions(expected, actual, scores_tolerance=1e-5):
-    assert actual.num_rows == expected.num_rows
-    for column in ("path", "row", "label", "error", "input_label"):
-        assert actual.column(column).to_pylist() == expected.column(column).to_pylist(), column
-    np.testing.assert_allclose(np.array(actual.column("topk_scores").to_pylist()),
-                               np.array(expected.column("topk_scores").to_pylist()), rtol=scores_tolerance, atol=1e-7)
-    expected_labels = expected.column("topk_labels").to_pylist()
-    scores = expected.column("topk_scores").to_pylist()
-    for row, (got, want) in enumerate(zip(actual.column("topk_labels").to_pylist(), expected_labels)):
-        for i, (a, b) in enumerate(zip(got, want)):
-            near_tie = any(abs(scores[row][i] - scores[row][j]) < 1e-5 for j in range(len(want)) if j != i)
-            assert a == b or near_tie, f"row {row}: top-k {got} vs {want}"
 
 
 def test_predict_on_pyarrow_batches_matches_the_cli(sluice_module, image_dataset, resnet18, tmp_path):

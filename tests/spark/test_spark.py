@@ -8,8 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import PACKAGE_DIR, run_sluice
-from test_python_module import assert_same_predictions
+from .cli_comparison import PACKAGE_DIR, assert_same_predictions, run_sluice
 
 BATCH = 8
 

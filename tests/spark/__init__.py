@@ -1,0 +1,1 @@
+"""sluice on Spark and the Python module; a package so its conftest never shadows tests/e2e/conftest."""
