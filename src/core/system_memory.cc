@@ -9,6 +9,13 @@
 namespace sluice {
 
 int64_t peakResidentBytes() {
+  // VmHWM belongs to this address space; getrusage's ru_maxrss also carries a parent's peak across
+  // fork+exec, which would charge a big launcher's memory to this process.
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:  1234 kB"
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
