@@ -11,6 +11,7 @@ apt_packages=(
   libjpeg62-turbo-dev libspng-dev   # photo decoding
   libcli11-dev nlohmann-json3-dev   # CLI and JSON report
   libgtest-dev           # unit tests
+  openjdk-17-jre-headless  # Spark (pyspark) runs on Java 17
 )
 missing=()
 for p in "${apt_packages[@]}"; do
