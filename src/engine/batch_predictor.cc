@@ -144,15 +144,13 @@ Status BatchPredictor::open(const BackendFactory& makeBackend) {
   if (options_.mode == JobMode::kPreprocess) return Status::OK();
   if (options_.modelPath.empty()) return Status::InvalidArgument("no model given");
 
-  backend::BackendOptions backendOptions;
-  backendOptions.modelPath = options_.modelPath;
-  backendOptions.device = device;
-  backendOptions.batchSize = batchSize_;
-  backendOptions.cropHeight = options_.cropSize;
-  backendOptions.cropWidth = options_.cropSize;
-  backendOptions.normalization = options_.normalization;
-  backendOptions.threads = options_.threads;
-  SLUICE_ASSIGN_OR_RETURN(backend_, makeBackend(backendOptions));
+  SLUICE_ASSIGN_OR_RETURN(backend_, makeBackend({.modelPath = options_.modelPath,
+                                                  .device = device,
+                                                  .batchSize = batchSize_,
+                                                  .cropHeight = options_.cropSize,
+                                                  .cropWidth = options_.cropSize,
+                                                  .normalization = options_.normalization,
+                                                  .threads = options_.threads}));
   numClasses_ = backend_->numClasses();
   topk_ = static_cast<int>(std::min<int64_t>(options_.topk, numClasses_));
   batchCrops_.resize(batchSize_ * cropBytes_);

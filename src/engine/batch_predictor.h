@@ -32,7 +32,7 @@ struct BatchPredictorOptions {
   image::ImageShape imageShape{256, 256, 3};
   int cropSize = 224;
   int resizeSize = 256;           // encoded (JPEG/PNG) images: short side resized to this first
-  double dctScalingMargin = 2.0;  // see image::ResizeCropOptions
+  double dctScalingMargin = 8.0;  // as the CLI's default; see image::ResizeCropOptions
   image::Normalization normalization = image::Normalization::kImagenet;
   int topk = 5;
   bool writeLogits = false;

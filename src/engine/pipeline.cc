@@ -147,15 +147,13 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
 
   int64_t modelBytes = 0;
   if (predicting) {
-    backend::BackendOptions backendOptions;
-    backendOptions.modelPath = options_.modelPath;
-    backendOptions.device = device;
-    backendOptions.batchSize = batchSize_;
-    backendOptions.cropHeight = options_.cropSize;
-    backendOptions.cropWidth = options_.cropSize;
-    backendOptions.normalization = options_.normalization;
-    backendOptions.threads = options_.threads;
-    SLUICE_ASSIGN_OR_RETURN(backend_, makeBackend(backendOptions));
+    SLUICE_ASSIGN_OR_RETURN(backend_, makeBackend({.modelPath = options_.modelPath,
+                                                    .device = device,
+                                                    .batchSize = batchSize_,
+                                                    .cropHeight = options_.cropSize,
+                                                    .cropWidth = options_.cropSize,
+                                                    .normalization = options_.normalization,
+                                                    .threads = options_.threads}));
     numClasses_ = backend_->numClasses();
     topk_ = static_cast<int>(std::min<int64_t>(options_.topk, numClasses_));
     modelBytes = backend_->memoryBytes();
