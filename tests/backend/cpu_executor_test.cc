@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "model/graph_builders.h"
 #include "model/passes.h"
 
 namespace sluice::backend {
@@ -14,6 +15,7 @@ namespace {
 using model::Attribute;
 using model::Node;
 using model::Tensor;
+using model::testing::ints;
 
 std::vector<float> randomValues(int64_t count, std::mt19937& random) {
   std::normal_distribution<float> normal(0.f, 1.f);
@@ -31,19 +33,7 @@ Tensor tensor(const std::string& name, std::vector<int64_t> dims, std::mt19937& 
 }
 
 Node makeNode(const std::string& op, std::vector<std::string> inputs, std::string output) {
-  Node node;
-  node.opType = op;
-  node.name = op + "_" + output;
-  node.inputs = std::move(inputs);
-  node.outputs = {std::move(output)};
-  return node;
-}
-
-Attribute ints(std::vector<int64_t> values) {
-  Attribute attribute;
-  attribute.type = Attribute::Type::kInts;
-  attribute.ints = std::move(values);
-  return attribute;
+  return model::testing::makeNode(op, op + "_" + output, std::move(inputs), output);
 }
 
 Attribute integer(int64_t value) {

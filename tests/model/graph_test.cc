@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "model/graph_builders.h"
+
 namespace sluice::model {
 namespace {
+
+using testing::makeNode;
+using testing::ints;
 
 Tensor floatTensor(const std::string& name, std::vector<int64_t> dims, float value = 0.1f) {
   Tensor tensor;
@@ -11,23 +16,6 @@ Tensor floatTensor(const std::string& name, std::vector<int64_t> dims, float val
   tensor.dims = std::move(dims);
   tensor.floats.assign(tensor.numElements(), value);
   return tensor;
-}
-
-Node makeNode(const std::string& op, const std::string& name, std::vector<std::string> inputs,
-              std::string output) {
-  Node node;
-  node.opType = op;
-  node.name = name;
-  node.inputs = std::move(inputs);
-  node.outputs = {std::move(output)};
-  return node;
-}
-
-Attribute ints(std::vector<int64_t> values) {
-  Attribute attribute;
-  attribute.type = Attribute::Type::kInts;
-  attribute.ints = std::move(values);
-  return attribute;
 }
 
 OnnxModel imageModel(std::vector<Node> nodes, std::vector<Tensor> initializers) {

@@ -5,8 +5,12 @@
 #include <cmath>
 #include <random>
 
+#include "model/graph_builders.h"
+
 namespace sluice::model {
 namespace {
+
+using testing::makeNode;
 
 Tensor randomTensor(const std::string& name, std::vector<int64_t> dims, std::mt19937& random,
                     float low = -1.f, float high = 1.f) {
@@ -16,16 +20,6 @@ Tensor randomTensor(const std::string& name, std::vector<int64_t> dims, std::mt1
   std::uniform_real_distribution<float> uniform(low, high);
   for (int64_t i = 0; i < tensor.numElements(); ++i) tensor.floats.push_back(uniform(random));
   return tensor;
-}
-
-Node makeNode(const std::string& op, const std::string& name, std::vector<std::string> inputs,
-              std::string output) {
-  Node node;
-  node.opType = op;
-  node.name = name;
-  node.inputs = std::move(inputs);
-  node.outputs = {std::move(output)};
-  return node;
 }
 
 // 1x1 convolution with bias followed by inference batch norm, computed directly (no folding).
