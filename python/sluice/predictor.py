@@ -10,6 +10,16 @@ from sluice import _native
 MODES = ("run", "preprocess", "predict")
 
 
+def check_arguments(mode: str, precision: str, model) -> None:
+    """Raises ValueError for a mode, precision or model that no predictor can run with."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if precision != "fp32":
+        raise ValueError(f"precision {precision!r} needs the CUDA backend, which this build lacks; use fp32")
+    if mode != "preprocess" and not model:
+        raise ValueError("a model file is needed unless mode='preprocess'")
+
+
 def has_cuda() -> bool:
     """True when this build of sluice has a CUDA backend (not yet: inference runs on the CPU)."""
     return _native.has_cuda()
@@ -43,12 +53,7 @@ class BatchPredictor:
                  pass_through: Sequence[str] = (), path_column: str | None = None, row_column: str | None = None,
                  source_path: str = "", first_row: int = 0, error_column: str | None = None,
                  variable_size_lists: bool = False):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        if precision != "fp32":
-            raise ValueError(f"precision {precision!r} needs the CUDA backend, which this build lacks; use fp32")
-        if mode != "preprocess" and not model:
-            raise ValueError("a model file is needed unless mode='preprocess'")
+        check_arguments(mode, precision, model)
         options = _native.Options()
         options.mode = mode
         options.model = str(model or "")

@@ -26,7 +26,6 @@ from typing import Iterator, Sequence
 
 PATH_COLUMN = "__sluice_path"
 ROW_COLUMN = "__sluice_row"
-MODES = ("run", "preprocess", "predict")
 
 # Predictors kept per Python worker process: Spark reuses workers across tasks
 # (spark.python.worker.reuse), so the model is loaded once per worker, not once per task.
@@ -200,12 +199,9 @@ def predict(df, model: str | None = None, *, image_col: str = "image", batch_siz
     (cluster managers that support them; the GPU address comes from TaskContext.resources()).
     Inside a task the engine uses spark.task.cpus threads for preprocessing and inference.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    if precision != "fp32":
-        raise ValueError(f"precision {precision!r} needs the CUDA backend, which this build lacks; use fp32")
-    if mode != "preprocess" and not model:
-        raise ValueError("a model file is needed unless mode='preprocess'")
+    from sluice.predictor import check_arguments
+
+    check_arguments(mode, precision, model)
     if image_col not in df.columns:
         raise ValueError(f"no image column {image_col!r}; the columns are {df.columns}")
     from pyspark.sql.pandas.types import to_arrow_schema
