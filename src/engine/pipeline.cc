@@ -143,7 +143,6 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   resizeCrop_ = image::ResizeCropOptions{options_.resizeSize, options_.cropSize, options_.dctScalingMargin};
   SLUICE_RETURN_IF_ERROR(image::validate(resizeCrop_));
   cropBytes_ = RowDecoder(shape, resizeCrop_).cropBytes();
-  const int64_t cropBytes = cropBytes_;
 
   int64_t modelBytes = 0;
   if (predicting) {
@@ -157,7 +156,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
     numClasses_ = backend_->numClasses();
     topk_ = static_cast<int>(std::min<int64_t>(options_.topk, numClasses_));
     modelBytes = backend_->memoryBytes();
-    batchCrops_.resize(batchSize_ * cropBytes);
+    batchCrops_.resize(batchSize_ * cropBytes_);
     batchOutputs_.resize(batchSize_ * numClasses_);
     report_.device = backend_->deviceName();
   } else {
@@ -167,7 +166,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   // Memory: what the stages hold themselves, then the rest for the queues between them.
   const int64_t budget = options_.memoryBudgetBytes > 0 ? options_.memoryBudgetBytes : defaultMemoryBudget();
   report_.memoryBudgetBytes = budget;
-  const int64_t unitBytes = std::max<int64_t>(plan_.largestUnitRows, 1) * (cropBytes + 64);
+  const int64_t unitBytes = std::max<int64_t>(plan_.largestUnitRows, 1) * (cropBytes_ + 64);
   // A read batch in decoding: int32 values, two int16 levels and the uint8 result per pixel value.
   const int64_t readBytes = kReadBatchRows * shape.bytes() * 9 + (8LL << 20);
   const int64_t stageBytes = workers_ * (unitBytes + readBytes) + 2 * unitBytes +
@@ -205,8 +204,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
 UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder) {
   UnitResult result;
   result.unit = unit;
-  const int64_t cropBytes = cropBytes_;
-  result.crops.assign(unit.numRows * cropBytes, 0);
+  result.crops.assign(unit.numRows * cropBytes_, 0);
   result.errors.assign(unit.numRows, "");
   if (unit.rowGroup < 0) return result;
 
@@ -242,7 +240,7 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder) {
         error.assign(view.data(), view.size());
         continue;
       }
-      error = decoder.decode(*images, i, result.crops.data() + (row + i) * cropBytes);
+      error = decoder.decode(*images, i, result.crops.data() + (row + i) * cropBytes_);
     }
     if (!plan_.extraColumns.empty()) {
       arrow::ArrayVector extra;
