@@ -1,6 +1,7 @@
 #include "model/graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "model/window_geometry.h"
@@ -152,6 +153,9 @@ class ShapeInference {
       out = x;
     } else if (op == "Relu" || op == "Identity") {
       SLUICE_ASSIGN_OR_RETURN(out, shapeOf(node, 0));
+    } else if (op == kSleepOp) {
+      SLUICE_RETURN_IF_ERROR(sleepSeconds(node).status());
+      SLUICE_ASSIGN_OR_RETURN(out, shapeOf(node, 0));
     } else if (op == "Softmax") {
       SLUICE_ASSIGN_OR_RETURN(out, shapeOf(node, 0));
       const int64_t rank = static_cast<int64_t>(out.size());
@@ -266,8 +270,23 @@ const std::vector<std::string>& supportedOps() {
   static const std::vector<std::string> kOps = {
       "Conv",    "BatchNormalization", "Relu",   "MaxPool", "AveragePool",
       "GlobalAveragePool", "Add",     "Flatten", "Reshape", "Gemm",
-      "MatMul",  "Softmax", "Identity", "Constant"};
+      "MatMul",  "Softmax", "Identity", "Constant", kSleepOp};
   return kOps;
+}
+
+Result<double> sleepSeconds(const Node& node) {
+  auto it = node.attributes.find("seconds");
+  if (it == node.attributes.end() || it->second.type != Attribute::Type::kFloat) {
+    return Status::InvalidArgument("node '" + node.name + "' (" + node.opType +
+                                   ") needs a float attribute 'seconds'");
+  }
+  const float seconds = it->second.floatValue;
+  if (!std::isfinite(seconds) || seconds < 0) {
+    return Status::InvalidArgument("node '" + node.name + "' (" + node.opType +
+                                   ") has seconds=" + std::to_string(seconds) +
+                                   "; it must be a finite number >= 0");
+  }
+  return static_cast<double>(seconds);
 }
 
 Result<Tensor> constantNodeValue(const Node& node) {

@@ -18,6 +18,17 @@ namespace sluice::model {
 /// The ops sluice runs, in the order they are listed in error messages.
 const std::vector<std::string>& supportedOps();
 
+/// A benchmarking op, not a model op: ONNX op_type "Sleep" in domain "sluice" (read as
+/// "sluice.Sleep"), one input, one output, float attribute `seconds`. Each executor run waits
+/// that long, then passes its input on unchanged. It makes a model whose inference takes a known
+/// time without using a core, to measure a pipeline's own overhead (tools/make_test_model.py
+/// --arch sleep).
+inline constexpr const char* kSleepOp = "sluice.Sleep";
+
+/// The `seconds` of a sluice.Sleep node; InvalidArgument when it is missing, not a float,
+/// negative or not finite.
+Result<double> sleepSeconds(const Node& node);
+
 /// The tensor a Constant node produces (attribute value, value_float(s) or value_int(s)).
 Result<Tensor> constantNodeValue(const Node& node);
 

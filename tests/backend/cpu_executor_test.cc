@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 
@@ -253,6 +254,45 @@ TEST(CpuExecutorTest, ZeroBatchSizeIsInvalidArgument) {
   ASSERT_TRUE(executor.ok());
   float dummy = 0;
   EXPECT_EQ((*executor)->Run(&dummy, 0, &dummy).code(), StatusCode::kInvalidArgument);
+}
+
+Node sleepNode(std::vector<std::string> inputs, std::string output, float seconds) {
+  Node node = makeNode(model::kSleepOp, std::move(inputs), std::move(output));
+  node.attributes["seconds"] = model::testing::floatScalar(seconds);
+  return node;
+}
+
+TEST(CpuExecutorTest, SleepWaitsAtLeastItsSecondsOnEveryRunAndPassesTheInputThrough) {
+  std::mt19937 random(7);
+  constexpr float kSeconds = 0.15f;
+  model::Graph graph = buildGraph({sleepNode({"x"}, "y", kSeconds)}, {}, {-1, 3, 4, 5});
+  auto executor = CpuExecutor::Make(graph, {});
+  ASSERT_TRUE(executor.ok()) << executor.status().message();
+  const int64_t batch = 2;
+  std::vector<float> input = randomValues(batch * 3 * 4 * 5, random);
+  for (int run = 0; run < 2; ++run) {
+    std::vector<float> output(input.size(), 0.f);
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*executor)->Run(input.data(), batch, output.data()).ok());
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(elapsed.count(), kSeconds) << "run " << run;
+    EXPECT_EQ(output, input) << "run " << run;
+  }
+}
+
+TEST(CpuExecutorTest, SleepBetweenConvAndReluLeavesTheResultUnchanged) {
+  std::mt19937 random(8);
+  Tensor weight = tensor("w", {16, 8, 3, 3}, random);
+  Node conv = makeNode("Conv", {"x", "w"}, "c");
+  conv.attributes["pads"] = ints({1, 1, 1, 1});
+  // Without the sleep the Relu fuses into the Conv; with it, the Relu reads the Conv's
+  // (channel-blocked) output through the sleep's alias of it.
+  model::Graph plain = buildGraph({conv, makeNode("Relu", {"c"}, "y")}, {weight}, {-1, 8, 6, 6});
+  model::Graph withSleep = buildGraph(
+      {conv, sleepNode({"c"}, "s", 0.f), makeNode("Relu", {"s"}, "y")}, {weight}, {-1, 8, 6, 6});
+  const int64_t batch = 3;
+  std::vector<float> x = randomValues(batch * 8 * 6 * 6, random);
+  expectClose(run(withSleep, x, batch), run(plain, x, batch));
 }
 
 }  // namespace

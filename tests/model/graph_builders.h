@@ -26,4 +26,11 @@ inline Attribute ints(std::vector<int64_t> values) {
   return attribute;
 }
 
+inline Attribute floatScalar(float value) {
+  Attribute attribute;
+  attribute.type = Attribute::Type::kFloat;
+  attribute.floatValue = value;
+  return attribute;
+}
+
 }  // namespace sluice::model::testing

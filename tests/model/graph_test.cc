@@ -2,13 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <optional>
+
 #include "model/graph_builders.h"
 
 namespace sluice::model {
 namespace {
 
-using testing::makeNode;
+using testing::floatScalar;
 using testing::ints;
+using testing::makeNode;
 
 Tensor floatTensor(const std::string& name, std::vector<int64_t> dims, float value = 0.1f) {
   Tensor tensor;
@@ -92,6 +96,37 @@ TEST(GraphTest, ConvWithMismatchedGroupsIsInvalidArgumentNamingTheNode) {
   auto graph = Graph::fromOnnx(imageModel({conv}, {floatTensor("w", {8, 3, 3, 3})}));
   ASSERT_FALSE(graph.ok());
   EXPECT_NE(graph.status().message().find("bad_conv"), std::string::npos);
+}
+
+TEST(GraphTest, SleepKeepsItsInputShape) {
+  Node sleep = makeNode(kSleepOp, "sleep", {"x"}, "y");
+  sleep.attributes["seconds"] = floatScalar(0.5f);
+  auto graph = Graph::fromOnnx(imageModel({sleep}, {}));
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  auto shapes = graph->inferShapes(5);
+  ASSERT_TRUE(shapes.ok());
+  EXPECT_EQ(shapes->at("y"), (std::vector<int64_t>{5, 3, 17, 17}));
+  EXPECT_EQ(sleepSeconds(graph->nodes()[0]).value(), 0.5);
+}
+
+TEST(GraphTest, SleepWithoutNonNegativeFloatSecondsIsInvalidArgumentNamingTheNode) {
+  Attribute integerSeconds;
+  integerSeconds.type = Attribute::Type::kInt;
+  integerSeconds.intValue = 1;
+  const std::vector<std::optional<Attribute>> badSeconds = {
+      std::nullopt, floatScalar(-1.f), floatScalar(INFINITY), floatScalar(NAN),
+      integerSeconds};
+  for (const auto& seconds : badSeconds) {
+    Node sleep = makeNode(kSleepOp, "slow_node", {"x"}, "y");
+    if (seconds) sleep.attributes["seconds"] = *seconds;
+    auto graph = Graph::fromOnnx(imageModel({sleep}, {}));
+    ASSERT_FALSE(graph.ok());
+    EXPECT_EQ(graph.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(graph.status().message().find("slow_node"), std::string::npos)
+        << graph.status().message();
+    EXPECT_NE(graph.status().message().find("seconds"), std::string::npos)
+        << graph.status().message();
+  }
 }
 
 }  // namespace

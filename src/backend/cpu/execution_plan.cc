@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "backend/cpu/buffer_assignment.h"
 #include "model/window_geometry.h"
@@ -128,9 +129,10 @@ class PlanBuilder {
     int buffer = -1;
   };
   struct PendingExecution {
-    dnnl::primitive primitive;
+    dnnl::primitive primitive;                  // none for a pause
     std::vector<std::pair<int, int>> slotArgs;  // DNNL_ARG_* -> slot
     std::unordered_map<int, memory> constantArgs;
+    std::chrono::nanoseconds pause{0};
   };
 
   // A fresh attribute per primitive: primitive_attr copies share one underlying object.
@@ -178,6 +180,11 @@ class PlanBuilder {
     }
     executions_.push_back(
         PendingExecution{std::move(primitive), std::move(slotArgs), std::move(constantArgs)});
+  }
+
+  // A pause touches no memory, so it extends no buffer's lifetime.
+  void addPause(std::chrono::nanoseconds pause) {
+    executions_.push_back(PendingExecution{dnnl::primitive(), {}, {}, pause});
   }
 
   void trackScratchpad(const dnnl::primitive_desc_base& pd) {
@@ -233,6 +240,7 @@ class PlanBuilder {
     if (op == "Softmax") return buildSoftmax(step);
     if (op == "Gemm") return buildGemm(step);
     if (op == "MatMul") return buildMatMul(step);
+    if (op == model::kSleepOp) return buildSleep(step);
     return Status::Unsupported("the CPU executor has no kernel for this op");
   }
 
@@ -553,6 +561,15 @@ class PlanBuilder {
     return Status::OK();
   }
 
+  // The output is the input itself (same slot, same layout): the op only waits.
+  Status buildSleep(const ExecutionStep& step) {
+    SLUICE_ASSIGN_OR_RETURN(double seconds, model::sleepSeconds(*step.node));
+    // Rounded up: the op waits at least `seconds`.
+    addPause(std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds)));
+    bindValue(step.output, slotOf(step.node->inputs[0]));
+    return Status::OK();
+  }
+
   Result<std::unique_ptr<ExecutionPlan>> finish(int outputSlot) {
     std::vector<BufferRequest> requests;
     std::vector<int> requestOf(buffers_.size(), -1);
@@ -592,9 +609,9 @@ class PlanBuilder {
     plan->outputMemory_ = slotMemories[outputSlot];
     for (PendingExecution& pending : executions_) {
       ExecutionPlan::Execution execution{std::move(pending.primitive),
-                                         std::move(pending.constantArgs)};
+                                         std::move(pending.constantArgs), pending.pause};
       for (const auto& [arg, slot] : pending.slotArgs) execution.args[arg] = slotMemories[slot];
-      execution.args[DNNL_ARG_SCRATCHPAD] = scratchpad;
+      if (execution.primitive) execution.args[DNNL_ARG_SCRATCHPAD] = scratchpad;
       plan->executions_.push_back(std::move(execution));
     }
     return plan;
@@ -630,7 +647,13 @@ Status ExecutionPlan::run(dnnl::stream& stream, const float* input, float* outpu
   }
   outputMemory_.set_data_handle(output);
   try {
-    for (Execution& execution : executions_) execution.primitive.execute(stream, execution.args);
+    for (Execution& execution : executions_) {
+      if (execution.primitive) {
+        execution.primitive.execute(stream, execution.args);
+      } else {
+        std::this_thread::sleep_for(execution.pause);
+      }
+    }
     stream.wait();
   } catch (const dnnl::error& error) {
     return Status::Internal(std::string("oneDNN failed while running the model: ") +

@@ -5,6 +5,7 @@
 
 #include <dnnl.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -36,9 +37,11 @@ class ExecutionPlan {
   friend class PlanBuilder;
   ExecutionPlan() = default;
 
+  // A oneDNN primitive with its arguments, or (no primitive) a pause: a sluice.Sleep node.
   struct Execution {
     dnnl::primitive primitive;
     std::unordered_map<int, dnnl::memory> args;
+    std::chrono::nanoseconds pause{0};
   };
 
   std::vector<Execution> executions_;
