@@ -20,16 +20,25 @@ Ops used: Conv, BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool, Flatt
 Input `input` [batch, 3, 224, 224] float32 (ImageNet-normalised RGB), output `logits`
 [batch, num_classes] float32; `batch` is a dynamic dimension.
 
+`--arch sleep` writes a benchmarking model instead, for measuring a pipeline's own overhead: the
+same input and output, but the graph is input -> Sleep -> GlobalAveragePool -> Flatten -> Gemm,
+where Sleep (op_type "Sleep", domain "sluice", float attribute `seconds`) is sluice's benchmarking
+op: every executor run (one batch) waits `seconds`, then passes its input on unchanged. Inference
+then takes a known time per batch without using a core. Only sluice runs it (onnxruntime has no
+such op).
+
 Usage:
   tools/make_test_model.py --arch resnet50 --out resnet50.onnx [--seed 0] [--num-classes 1000]
                            [--opset 17]
+  tools/make_test_model.py --arch sleep --sleep-seconds 1.0 --num-classes 10 --out sleep.onnx
 
-Importable: build_model(arch, seed, num_classes, opset) returns the onnx.ModelProto.
+Importable: build_model(arch, seed, num_classes, opset, sleep_seconds) returns the onnx.ModelProto.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -45,6 +54,9 @@ ARCHS = {
     "resnet18": ("basic", (2, 2, 2, 2)),
     "resnet50": ("bottleneck", (3, 4, 6, 3)),
 }
+SLEEP_ARCH = "sleep"
+SLEEP_DOMAIN = "sluice"  # sluice's own ops; the engine reads the node as "sluice.Sleep"
+DEFAULT_SLEEP_SECONDS = 1.0
 STAGE_WIDTHS = (64, 128, 256, 512)
 IMAGE_SIZE = 224
 BN_EPSILON = 1e-5
@@ -346,14 +358,51 @@ def _to_onnx(net: _ResNet, num_classes: int, opset: int, seed: int) -> onnx.Mode
     return model
 
 
+def _sleep_model(rng: np.random.Generator, num_classes: int, opset: int, seed: int,
+                 sleep_seconds: float) -> onnx.ModelProto:
+    """input -> sluice Sleep -> GlobalAveragePool -> Flatten -> Gemm: logits from the per-channel
+    means, after a wait of sleep_seconds per executor run."""
+    g = _GraphWriter()
+    g.nodes.append(helper.make_node("Sleep", ["input"], ["sleep"], name="sleep",
+                                    domain=SLEEP_DOMAIN, seconds=float(sleep_seconds)))
+    x = g.op("GlobalAveragePool", ["sleep"], "avgpool")
+    x = g.op("Flatten", [x], "flatten", axis=1)
+    fc_weight = g.initializer("fc.weight", rng.standard_normal((num_classes, 3)))
+    fc_bias = g.initializer("fc.bias", rng.uniform(-0.1, 0.1, num_classes))
+    g.op("Gemm", [x, fc_weight, fc_bias], "fc", output="logits", alpha=1.0, beta=1.0, transA=0,
+         transB=1)
+    graph = helper.make_graph(
+        g.nodes, "sleep_test",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                       ["batch", 3, IMAGE_SIZE, IMAGE_SIZE])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", num_classes])],
+        initializer=g.initializers)
+    opset_ids = [helper.make_opsetid("", opset), helper.make_opsetid(SLEEP_DOMAIN, 1)]
+    model = helper.make_model(
+        graph, opset_imports=opset_ids, producer_name="sluice tools/make_test_model.py",
+        doc_string=(f"Benchmarking model: sleeps {sleep_seconds} s per batch (sluice's Sleep op), "
+                    f"then a seeded random linear classifier on the channel means, seed {seed}."))
+    model.ir_version = helper.find_min_ir_version_for(opset_ids, ignore_unknown=True)
+    helper.set_model_props(model, {"arch": SLEEP_ARCH, "seed": str(seed),
+                                   "num_classes": str(num_classes),
+                                   "sleep_seconds": repr(float(sleep_seconds))})
+    return model
+
+
 def build_model(arch: str = "resnet50", seed: int = 0, num_classes: int = 1000,
-                opset: int = 17) -> onnx.ModelProto:
+                opset: int = 17, sleep_seconds: float | None = None) -> onnx.ModelProto:
     """Builds the test model; the same arguments give the same model, byte for byte.
 
-    Raises ValueError on an unknown arch or an out-of-range seed, num_classes or opset.
+    sleep_seconds: arch "sleep" only (default 1.0), the wait per executor run.
+    Raises ValueError on an unknown arch, an out-of-range seed, num_classes, opset or
+    sleep_seconds, or sleep_seconds with another arch.
     """
-    if arch not in ARCHS:
-        raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(ARCHS)}")
+    if arch not in ARCHS and arch != SLEEP_ARCH:
+        raise ValueError(f"unknown arch {arch!r}; expected one of {sorted([*ARCHS, SLEEP_ARCH])}")
+    if sleep_seconds is not None and arch != SLEEP_ARCH:
+        raise ValueError(f"sleep_seconds applies to arch {SLEEP_ARCH!r} only, not {arch!r}")
+    if sleep_seconds is not None and not (math.isfinite(sleep_seconds) and sleep_seconds >= 0):
+        raise ValueError(f"sleep_seconds must be a finite number >= 0, got {sleep_seconds}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     if num_classes < 1:
@@ -362,6 +411,11 @@ def build_model(arch: str = "resnet50", seed: int = 0, num_classes: int = 1000,
     if not MIN_OPSET <= opset <= max_opset:
         raise ValueError(f"opset must be in [{MIN_OPSET}, {max_opset}], got {opset}")
     rng = np.random.default_rng(seed)
+    if arch == SLEEP_ARCH:
+        seconds = DEFAULT_SLEEP_SECONDS if sleep_seconds is None else sleep_seconds
+        model = _sleep_model(rng, num_classes, opset, seed, seconds)
+        onnx.checker.check_model(model)
+        return model
     net = _make_params(arch, rng)
     _calibrate(net, rng, num_classes)
     model = _to_onnx(net, num_classes, opset, seed)
@@ -383,6 +437,16 @@ def _int_at_least(minimum: int, what: str):
             raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, got {value}")
         return value
     return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sleep-seconds must be a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"sleep-seconds must be a finite number >= 0, got {text}")
+    return value
 
 
 def _opset(text: str) -> int:
@@ -407,12 +471,16 @@ def _parser() -> argparse.ArgumentParser:
             "layer1.0.downsample.0.weight, fc.weight, ...). BatchNorm statistics are calibrated "
             "on seeded synthetic images so activations stay in range and different inputs get "
             "different top-1 classes. Not a trained model: for testing graph import, kernels "
-            "and plumbing, not accuracy."),
+            "and plumbing, not accuracy. --arch sleep writes a benchmarking model instead "
+            "(see --arch)."),
         epilog="Deterministic: the same arguments write the same bytes (on the same numpy/BLAS; "
                "see the module docstring).")
-    parser.add_argument("--arch", required=True, choices=sorted(ARCHS),
+    parser.add_argument("--arch", required=True, choices=sorted([*ARCHS, SLEEP_ARCH]),
                         help="resnet50 (Bottleneck blocks [3,4,6,3], v1.5: stride on the 3x3 "
-                             "conv) or resnet18 (BasicBlock [2,2,2,2])")
+                             "conv), resnet18 (BasicBlock [2,2,2,2]), or sleep (a benchmarking "
+                             "model for sluice only: sluice's Sleep op waits --sleep-seconds per "
+                             "batch, then GlobalAveragePool, Flatten and a random Gemm give "
+                             "logits)")
     parser.add_argument("--out", required=True, metavar="FILE.onnx",
                         help="output path; its directory must exist; replaced atomically")
     parser.add_argument("--seed", type=_int_at_least(0, "seed"), default=0,
@@ -423,6 +491,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--opset", type=_opset, default=17,
                         help=f"ONNX default-domain opset, {MIN_OPSET}..{max_opset}; the model's "
                              "IR version is the oldest that carries it (default: 17)")
+    parser.add_argument("--sleep-seconds", type=_seconds, default=None, metavar="SECONDS",
+                        help="--arch sleep only: seconds the model waits per batch (default: "
+                             f"{DEFAULT_SLEEP_SECONDS})")
     return parser
 
 
@@ -432,7 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         parser.error(f"--out: directory {out_dir} does not exist")
-    model = build_model(args.arch, args.seed, args.num_classes, args.opset)
+    if args.sleep_seconds is not None and args.arch != SLEEP_ARCH:
+        parser.error(f"--sleep-seconds applies to --arch {SLEEP_ARCH} only")
+    model = build_model(args.arch, args.seed, args.num_classes, args.opset, args.sleep_seconds)
     data = model.SerializeToString()
     fd, tmp_path = tempfile.mkstemp(prefix=".make_test_model.", suffix=".tmp", dir=out_dir)
     try:
@@ -446,7 +519,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)
         raise
-    print(f"wrote {args.out}: {args.arch}, seed {args.seed}, {args.num_classes} classes, "
+    what = args.arch
+    if args.arch == SLEEP_ARCH:
+        seconds = DEFAULT_SLEEP_SECONDS if args.sleep_seconds is None else args.sleep_seconds
+        what += f" ({seconds} s per batch)"
+    print(f"wrote {args.out}: {what}, seed {args.seed}, {args.num_classes} classes, "
           f"opset {args.opset}, {len(data)} bytes")
     return 0
 

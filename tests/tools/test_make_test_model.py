@@ -1,4 +1,5 @@
-"""Tests for tools/make_test_model.py: the random-weight ResNet the engine's tests run against.
+"""Tests for tools/make_test_model.py: the random-weight ResNet the engine's tests run against,
+and the sleep benchmarking model (--arch sleep).
 
 Checks the graph against torchvision's layout (ops, counts, names, shapes, strides), that
 onnxruntime runs it with a dynamic batch, that its activations and logits are usable (finite,
@@ -370,6 +371,43 @@ def test_build_model_rejects_bad_arguments():
         mtm.build_model("resnet18", opset=7)
     with pytest.raises(ValueError):
         mtm.build_model("resnet18", seed=-1)
+    with pytest.raises(ValueError):
+        mtm.build_model("resnet18", sleep_seconds=1.0)  # sleep_seconds is for arch "sleep" only
+    for seconds in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            mtm.build_model("sleep", sleep_seconds=seconds)
+
+
+# ----------------------------------------------------------------------------------------------
+# The sleep benchmarking model
+
+
+def test_sleep_model_sleeps_then_classifies_the_channel_means():
+    model = mtm.build_model("sleep", seed=3, num_classes=10, opset=17, sleep_seconds=0.25)
+    onnx.checker.check_model(model, full_check=True)
+    assert [(n.op_type, n.domain) for n in model.graph.node] == [
+        ("Sleep", "sluice"), ("GlobalAveragePool", ""), ("Flatten", ""), ("Gemm", "")]
+    sleep = model.graph.node[0]
+    assert sleep.input == ["input"]
+    assert _attr(sleep, "seconds") == pytest.approx(0.25)
+    assert model.graph.node[1].input == list(sleep.output)
+    assert sorted((o.domain, o.version) for o in model.opset_import) == [("", 17), ("sluice", 1)]
+    assert _initializers(model)["fc.weight"].shape == (10, 3)
+    assert _initializers(model)["fc.bias"].shape == (10,)
+
+    def dims(value_info):
+        return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+    assert dims(model.graph.input[0]) == ["batch", 3, 224, 224]
+    assert dims(model.graph.output[0]) == ["batch", 10]
+
+
+def test_sleep_model_defaults_to_one_second_and_is_deterministic():
+    model = mtm.build_model("sleep", seed=0, num_classes=4)
+    assert _attr(model.graph.node[0], "seconds") == pytest.approx(1.0)
+    assert model.SerializeToString() == mtm.build_model("sleep", seed=0, num_classes=4).SerializeToString()
+    other = mtm.build_model("sleep", seed=1, num_classes=4)
+    assert not np.array_equal(_initializers(model)["fc.weight"], _initializers(other)["fc.weight"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -384,8 +422,8 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_help_documents_every_option():
     result = _run_cli("--help")
     assert result.returncode == 0
-    for flag in ("--arch", "--out", "--seed", "--num-classes", "--opset", "resnet50",
-                 "resnet18"):
+    for flag in ("--arch", "--out", "--seed", "--num-classes", "--opset", "--sleep-seconds",
+                 "resnet50", "resnet18", "sleep"):
         assert flag in result.stdout, flag
 
 
@@ -401,6 +439,10 @@ def test_help_documents_every_option():
     ["--arch", "resnet18", "--out", "x.onnx", "--opset", "999"],
     ["--arch", "resnet18", "--out", "/nonexistent-dir/x.onnx"],
     ["--arch", "resnet18", "--out", "x.onnx", "--bogus"],
+    ["--arch", "resnet18", "--out", "x.onnx", "--sleep-seconds", "1"],
+    ["--arch", "sleep", "--out", "x.onnx", "--sleep-seconds", "-1"],
+    ["--arch", "sleep", "--out", "x.onnx", "--sleep-seconds", "nan"],
+    ["--arch", "sleep", "--out", "x.onnx", "--sleep-seconds", "soon"],
 ])
 def test_bad_arguments_are_usage_errors(args, tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True,
@@ -422,3 +464,12 @@ def test_cli_writes_the_same_model_as_build_model(tmp_path):
     logits = _session(model).run(["logits"], {"input": np.zeros((2, 3, 224, 224), np.float32)})[0]
     assert logits.shape == (2, 10) and np.all(np.isfinite(logits))
     assert list(tmp_path.iterdir()) == [out], "no temporary files left behind"
+
+
+def test_cli_writes_the_same_sleep_model_as_build_model(tmp_path):
+    out = tmp_path / "sleep.onnx"
+    result = _run_cli("--arch", "sleep", "--sleep-seconds", "0.5", "--out", str(out), "--seed", "2",
+                      "--num-classes", "10")
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == mtm.build_model("sleep", 2, 10, 17, 0.5).SerializeToString()
+    assert "0.5 s per batch" in result.stdout
