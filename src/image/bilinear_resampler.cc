@@ -6,6 +6,11 @@
 #include <cstring>
 #include <string>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SLUICE_RESAMPLER_AVX2 1
+#endif
+
 namespace sluice::image {
 
 namespace {
@@ -34,7 +39,100 @@ std::string describe(const Region& region) {
   return text;
 }
 
+#if SLUICE_RESAMPLER_AVX2
+// AVX2 versions of the two passes, compiled for AVX2 whatever the build's target and chosen at run
+// time. They compute Pillow's arithmetic exactly as the portable loops do: the same 32-bit products
+// and sums (vpmulld keeps the low 32 bits, which hold the whole product), the same arithmetic shift,
+// and clamping by saturating packs, which is what clampToByte does.
+
+__attribute__((target("avx2"))) inline int32_t loadFourBytes(const uint8_t* bytes) {
+  int32_t value;
+  std::memcpy(&value, bytes, sizeof(value));
+  return value;
+}
+
+// Filters output pixels [0, numOutputs) of one 3-channel row; returns how many it wrote, stopping
+// where the 4-byte loads and stores would reach past the row: the caller finishes the rest.
+// `input` is the row at coefficient column `firstColumn`, `inputColumns` pixels long.
+__attribute__((target("avx2"))) int filterRgbRowAvx2(const uint8_t* input, int inputColumns, int firstColumn,
+                                                     const int32_t* firstInputs, const int32_t* tapCounts,
+                                                     const int32_t* allWeights, size_t tapStride,
+                                                     uint8_t* output, int numOutputs) {
+  // Two adjacent taps' pixels, widened to int32 as R0 G0 B0 R1 G1 B1 R2 G2, are moved to
+  // [R0 G0 B0 x | R1 G1 B1 x]; lane x is never stored.
+  const __m256i pairLanes = _mm256_setr_epi32(0, 1, 2, 7, 3, 4, 5, 7);
+  int out = 0;
+  for (; out + 1 < numOutputs; ++out) {
+    const int first = firstInputs[out] - firstColumn;
+    const int numTaps = tapCounts[out];
+    // The last tap's 4-byte load must end inside the row (8-byte pair loads are checked below).
+    if (first + numTaps >= inputColumns) break;
+    const uint8_t* pixel = input + static_cast<size_t>(first) * 3;
+    const int32_t* weights = allWeights + static_cast<size_t>(out) * tapStride;
+    __m256i pairSum = _mm256_setzero_si256();
+    int tap = 0;
+    // A pair's 8-byte load reads 2 bytes of pixel tap + 2, which the check above keeps in the row.
+    for (; tap + 1 < numTaps; tap += 2) {
+      __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(pixel + tap * 3));
+      __m256i widened = _mm256_cvtepu8_epi32(bytes);  // R0 G0 B0 R1 G1 B1 R2 G2
+      __m256i lanes = _mm256_permutevar8x32_epi32(widened, pairLanes);  // R0 G0 B0 x R1 G1 B1 x
+      __m256i tapWeights = _mm256_setr_m128i(_mm_set1_epi32(weights[tap]), _mm_set1_epi32(weights[tap + 1]));
+      pairSum = _mm256_add_epi32(pairSum, _mm256_mullo_epi32(lanes, tapWeights));
+    }
+    __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(pairSum), _mm256_extracti128_si256(pairSum, 1));
+    sum = _mm_add_epi32(sum, _mm_set1_epi32(kRoundingHalf));
+    for (; tap < numTaps; ++tap) {
+      __m128i lanes = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(loadFourBytes(pixel + tap * 3)));
+      sum = _mm_add_epi32(sum, _mm_mullo_epi32(lanes, _mm_set1_epi32(weights[tap])));
+    }
+    sum = _mm_srai_epi32(sum, kPrecisionBits);
+    const __m128i packed = _mm_packus_epi16(_mm_packs_epi32(sum, sum), sum);
+    const int32_t rgbx = _mm_cvtsi128_si32(packed);
+    // Writes one byte into the next output pixel, which is written after this one.
+    std::memcpy(output + static_cast<size_t>(out) * 3, &rgbx, sizeof(rgbx));
+  }
+  return out;
+}
+
+// One output row of the vertical pass: output[i] = clamp(sum over taps of rows[tap][i] * weight).
+// Returns how many bytes it wrote (a multiple of 16); the caller finishes the rest.
+__attribute__((target("avx2"))) size_t filterColumnsAvx2(const uint8_t* const* rows, const int32_t* weights,
+                                                         int numTaps, size_t rowBytes, uint8_t* output) {
+  size_t i = 0;
+  for (; i + 16 <= rowBytes; i += 16) {
+    __m256i low = _mm256_set1_epi32(kRoundingHalf);
+    __m256i high = low;
+    for (int tap = 0; tap < numTaps; ++tap) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[tap] + i));
+      const __m256i weight = _mm256_set1_epi32(weights[tap]);
+      low = _mm256_add_epi32(low, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(bytes), weight));
+      high = _mm256_add_epi32(high, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)), weight));
+    }
+    low = _mm256_srai_epi32(low, kPrecisionBits);
+    high = _mm256_srai_epi32(high, kPrecisionBits);
+    // packs works within 128-bit halves: [low0-3 high0-3 | low4-7 high4-7], reordered to
+    // [low0-3 low4-7 | high0-3 high4-7] before the final pack to bytes.
+    const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(low, high), 0xD8);
+    const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(output + i), bytes);
+  }
+  return i;
+}
+#endif
+
 }  // namespace
+
+bool BilinearResampler::hasVectorKernels() {
+#if SLUICE_RESAMPLER_AVX2
+  static const bool supported = __builtin_cpu_supports("avx2");
+  return supported;
+#else
+  return false;
+#endif
+}
+
+BilinearResampler::BilinearResampler(ResampleKernels kernels)
+    : vectorKernels_(kernels == ResampleKernels::kFastest && hasVectorKernels()) {}
 
 void BilinearResampler::computeCoefficients(int inputSize, double regionStart, double regionEnd,
                                             int outputSize, int firstOutput, int numOutputs,
@@ -91,7 +189,15 @@ void BilinearResampler::resampleHorizontally(const ImageView& source, int firstR
   for (int row = 0; row < destination.height; ++row) {
     const uint8_t* input = source.row(firstRow + row);
     uint8_t* output = destination.row(row);
-    for (int out = 0; out < width; ++out) {
+    int out = 0;
+#if SLUICE_RESAMPLER_AVX2
+    if (vectorKernels_ && channels == 3) {
+      out = filterRgbRowAvx2(input, source.width, firstColumn, firstInputs, tapCounts, allWeights, tapStride,
+                             output, width);
+      output += static_cast<size_t>(out) * 3;
+    }
+#endif
+    for (; out < width; ++out) {
       const int32_t* weights = allWeights + static_cast<size_t>(out) * tapStride;
       const uint8_t* pixel = input + static_cast<size_t>(firstInputs[out] - firstColumn) * channels;
       const int numTaps = tapCounts[out];
@@ -121,19 +227,29 @@ void BilinearResampler::resampleVertically(const ImageView& source, int firstRow
                                            const MutableImageView& destination) {
   const size_t rowBytes = static_cast<size_t>(destination.width) * destination.channels;
   rowAccumulator_.resize(rowBytes);
+  tapRows_.resize(vertical_.tapStride);
   int32_t* accumulator = rowAccumulator_.data();
   for (int out = 0; out < destination.height; ++out) {
     const int32_t* weights = &vertical_.weights[static_cast<size_t>(out) * vertical_.tapStride];
     const int first = vertical_.firstInput[out] - firstRow;
-    std::fill(accumulator, accumulator + rowBytes, kRoundingHalf);
+    const int numTaps = vertical_.numTaps[out];
+    uint8_t* output = destination.row(out);
+    size_t done = 0;
+#if SLUICE_RESAMPLER_AVX2
+    if (vectorKernels_) {
+      for (int tap = 0; tap < numTaps; ++tap) tapRows_[tap] = source.row(first + tap);
+      done = filterColumnsAvx2(tapRows_.data(), weights, numTaps, rowBytes, output);
+      if (done == rowBytes) continue;
+    }
+#endif
+    std::fill(accumulator + done, accumulator + rowBytes, kRoundingHalf);
     // Accumulating whole rows tap by tap keeps the inner loop contiguous, so it vectorises.
-    for (int tap = 0; tap < vertical_.numTaps[out]; ++tap) {
+    for (int tap = 0; tap < numTaps; ++tap) {
       const uint8_t* input = source.row(first + tap);
       const int32_t weight = weights[tap];
-      for (size_t i = 0; i < rowBytes; ++i) accumulator[i] += input[i] * weight;
+      for (size_t i = done; i < rowBytes; ++i) accumulator[i] += input[i] * weight;
     }
-    uint8_t* output = destination.row(out);
-    for (size_t i = 0; i < rowBytes; ++i) output[i] = clampToByte(accumulator[i]);
+    for (size_t i = done; i < rowBytes; ++i) output[i] = clampToByte(accumulator[i]);
   }
 }
 

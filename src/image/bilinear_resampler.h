@@ -21,6 +21,12 @@ struct Region {
   static Region whole(const ImageView& image) { return {0, 0, double(image.width), double(image.height)}; }
 };
 
+/// Which implementation of the filter loops to run; both give the same pixels.
+enum class ResampleKernels {
+  kFastest,   ///< AVX2 loops where the CPU has AVX2 (checked at run time), else the portable ones
+  kPortable,  ///< plain C++ loops only (the reference the vector loops are tested against)
+};
+
 /// Resizes a region of a uint8 image the way Pillow's `Image.resize(size, BILINEAR, box)` does,
 /// bit for bit: a separable triangle filter whose support widens by the scale factor when
 /// downscaling (antialiased), coefficients normalised and rounded to 22-bit fixed point, and two
@@ -32,6 +38,11 @@ struct Region {
 /// many images allocates only when the geometry grows. Not thread-safe: one per worker thread.
 class BilinearResampler {
  public:
+  explicit BilinearResampler(ResampleKernels kernels = ResampleKernels::kFastest);
+
+  /// Whether this CPU runs the vector loops that ResampleKernels::kFastest picks.
+  static bool hasVectorKernels();
+
   /// Writes `region` of `source`, resized to `destination`'s width and height, into `destination`.
   /// Both must have the same channel count (1 to 4); the region must lie inside the source.
   Status resize(const ImageView& source, const Region& region, const MutableImageView& destination);
@@ -66,11 +77,13 @@ class BilinearResampler {
   // Filters `source` vertically; `source` starts at input row `firstRow` of the coefficient tables.
   void resampleVertically(const ImageView& source, int firstRow, const MutableImageView& destination);
 
+  bool vectorKernels_ = false;
   AxisCoefficients horizontal_;
   AxisCoefficients vertical_;
   std::vector<double> unnormalizedWeights_;
   std::vector<uint8_t> intermediate_;     // the first pass' output
   std::vector<int32_t> rowAccumulator_;   // one output row of the vertical pass, in fixed point
+  std::vector<const uint8_t*> tapRows_;   // the input rows of one output row of the vertical pass
 };
 
 /// Resizes `region` of `source` to outputWidth x outputHeight (Pillow BILINEAR) into a new Image.

@@ -133,6 +133,53 @@ TEST(BilinearResamplerTest, RejectsRegionsOutsideTheImageAndChannelMismatches) {
   BilinearResampler resampler;
   EXPECT_FALSE(resampler.resize(source.view(), Region::whole(source.view()), gray.mutableView()).ok());
 }
+TEST(BilinearResamplerTest, VectorKernelsGiveThePortableKernelsPixels) {
+  if (!BilinearResampler::hasVectorKernels()) GTEST_SKIP() << "this CPU has no AVX2: only the portable loops run";
+  BilinearResampler vector(ResampleKernels::kFastest);
+  BilinearResampler portable(ResampleKernels::kPortable);
+  std::mt19937 random(7);
+  int numCompared = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const int channels = trial % 4 == 0 ? 1 + int(random() % 4) : 3;
+    const int sourceWidth = 1 + int(random() % 700);
+    const int sourceHeight = 1 + int(random() % 700);
+    Image source(sourceWidth, sourceHeight, channels);
+    // Full-range noise half of the time: extreme values exercise the rounding and the clamping.
+    if (trial % 2 == 0) {
+      for (uint8_t& value : source.pixels) value = uint8_t(random());
+    } else {
+      source = makeImage(sourceWidth, sourceHeight, channels, trial);
+    }
+    const int width = 1 + int(random() % 400);
+    const int height = 1 + int(random() % 400);
+    Image fromVector(width, height, channels);
+    Image fromPortable(width, height, channels);
+    if (trial % 3 == 0) {
+      // Resize + CenterCrop fused, at torchvision's geometry for a random resize size.
+      const int fullWidth = width + int(random() % 200);
+      const int fullHeight = height + int(random() % 200);
+      const int left = (fullWidth - width) / 2;
+      const int top = (fullHeight - height) / 2;
+      ASSERT_TRUE(vector.resizeWindow(source.view(), fullWidth, fullHeight, left, top, fromVector.mutableView()).ok());
+      ASSERT_TRUE(
+          portable.resizeWindow(source.view(), fullWidth, fullHeight, left, top, fromPortable.mutableView()).ok());
+    } else {
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      const double left = sourceWidth * 0.3 * unit(random);
+      const double top = sourceHeight * 0.3 * unit(random);
+      const Region region{left, top, left + (sourceWidth - left) * (0.5 + 0.5 * unit(random)),
+                          top + (sourceHeight - top) * (0.5 + 0.5 * unit(random))};
+      ASSERT_TRUE(vector.resize(source.view(), region, fromVector.mutableView()).ok());
+      ASSERT_TRUE(portable.resize(source.view(), region, fromPortable.mutableView()).ok());
+    }
+    ASSERT_EQ(fromVector.pixels, fromPortable.pixels)
+        << "trial " << trial << ": " << sourceWidth << "x" << sourceHeight << "x" << channels << " to " << width
+        << "x" << height;
+    ++numCompared;
+  }
+  EXPECT_EQ(numCompared, 300);
+}
+
 
 // Parity with Pillow itself: the source images and regions are handed to Pillow through files,
 // and its results must match ours bit for bit. Skipped where python3 with Pillow is missing.
