@@ -31,8 +31,8 @@ struct EncoderErrors {
 void outputMessage(j_common_ptr) {}
 
 // Everything that touches libjpeg; no object with a destructor lives here, so longjmp is safe.
-bool compressWithLibjpeg(jpeg_compress_struct& info, EncoderErrors& errors, const ImageView& image, int quality,
-                         bool progressive, unsigned char** buffer, unsigned long* length) {
+bool compressWithLibjpeg(jpeg_compress_struct& info, EncoderErrors& errors, const ImageView& image,
+                         const JpegEncodeOptions& options, unsigned char** buffer, unsigned long* length) {
   info.err = jpeg_std_error(&errors.base);
   errors.base.error_exit = exitWithError;
   errors.base.output_message = outputMessage;
@@ -45,8 +45,13 @@ bool compressWithLibjpeg(jpeg_compress_struct& info, EncoderErrors& errors, cons
   info.input_components = image.channels;
   info.in_color_space = image.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_set_defaults(&info);
-  jpeg_set_quality(&info, quality, TRUE);
-  if (progressive) jpeg_simple_progression(&info);
+  jpeg_set_quality(&info, options.quality, TRUE);
+  if (image.channels == 3) {
+    // Luma's sampling factors relative to chroma's (1x1): 2x2 is libjpeg's default.
+    info.comp_info[0].h_samp_factor = options.subsampling == ChromaSubsampling::k444 ? 1 : 2;
+    info.comp_info[0].v_samp_factor = options.subsampling == ChromaSubsampling::k420 ? 2 : 1;
+  }
+  if (options.progressive) jpeg_simple_progression(&info);
   jpeg_start_compress(&info, TRUE);
   while (info.next_scanline < info.image_height) {
     JSAMPROW row = const_cast<uint8_t*>(image.row(static_cast<int>(info.next_scanline)));
@@ -71,14 +76,14 @@ struct SpngContextDeleter {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> encodeJpeg(const ImageView& image, int quality, bool progressive) {
+Result<std::vector<uint8_t>> encodeJpeg(const ImageView& image, const JpegEncodeOptions& options) {
   SLUICE_RETURN_IF_ERROR(checkEncodable(image, "JPEG"));
-  if (quality < 1 || quality > 100) return Status::InvalidArgument("JPEG quality must be 1 to 100");
+  if (options.quality < 1 || options.quality > 100) return Status::InvalidArgument("JPEG quality must be 1 to 100");
   jpeg_compress_struct info{};
   EncoderErrors errors{};
   unsigned char* buffer = nullptr;
   unsigned long length = 0;
-  const bool ok = compressWithLibjpeg(info, errors, image, quality, progressive, &buffer, &length);
+  const bool ok = compressWithLibjpeg(info, errors, image, options, &buffer, &length);
   jpeg_destroy_compress(&info);
   std::vector<uint8_t> jpeg;
   if (ok) jpeg.assign(buffer, buffer + length);

@@ -12,6 +12,7 @@
 #include <set>
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "datagen/photo_library.h"
@@ -136,6 +137,20 @@ TEST_F(DatasetGeneratorTest, WritesFilesRowGroupsAndSchemaAsAsked) {
   }
 }
 
+// The luma component's sampling factors (h, v) from a JPEG's start-of-frame segment: 2x2 for
+// 4:2:0, 2x1 for 4:2:2, 1x1 for 4:4:4 or greyscale; {0, 0} if there is none.
+std::pair<int, int> lumaSampling(const std::vector<uint8_t>& jpeg) {
+  for (size_t i = 2; i + 4 < jpeg.size();) {
+    if (jpeg[i] != 0xFF) return {0, 0};
+    const uint8_t marker = jpeg[i + 1];
+    const size_t length = (size_t{jpeg[i + 2]} << 8) | jpeg[i + 3];
+    const bool startOfFrame = marker >= 0xC0 && marker <= 0xC2;
+    if (startOfFrame && i + 11 < jpeg.size()) return {jpeg[i + 11] >> 4, jpeg[i + 11] & 15};
+    i += 2 + length;
+  }
+  return {0, 0};
+}
+
 TEST_F(DatasetGeneratorTest, JpegFormatWritesImagenetLikeJpegsAndSomePngs) {
   requireDefaultPhotos();
   DatagenOptions options = smallOptions("jpeg");
@@ -150,7 +165,8 @@ TEST_F(DatasetGeneratorTest, JpegFormatWritesImagenetLikeJpegsAndSomePngs) {
   EXPECT_EQ(content.schema->field(1)->type()->id(), arrow::Type::INT32);
 
   int numPng = 0, numGreyscale = 0, minSide = 1 << 30, maxSide = 0, numNotSquare = 0;
-  double sumWidth = 0, sumHeight = 0, sumBytes = 0;
+  int numFullChroma = 0, numSubsampled = 0;
+  double sumWidth = 0, sumHeight = 0, sumBytes = 0, minBytes = 1e30, maxBytes = 0;
   for (const auto& bytes : content.images) {
     Result<image::Image> decoded = image::decodeImage(bytes.data(), bytes.size());
     ASSERT_TRUE(decoded.ok()) << decoded.status().toString();
@@ -166,6 +182,13 @@ TEST_F(DatasetGeneratorTest, JpegFormatWritesImagenetLikeJpegsAndSomePngs) {
     sumWidth += decoded->width;
     sumHeight += decoded->height;
     sumBytes += static_cast<double>(bytes.size());
+    minBytes = std::min(minBytes, static_cast<double>(bytes.size()));
+    maxBytes = std::max(maxBytes, static_cast<double>(bytes.size()));
+    if (bytes[0] == 0xFF && !grey) {
+      const auto sampling = lumaSampling(bytes);
+      numFullChroma += sampling == std::pair{1, 1};
+      numSubsampled += sampling == std::pair{2, 2} || sampling == std::pair{2, 1};
+    }
   }
   // ImageNet: mean about 470x390, 200 to 1,000 px a side, JPEG except a few PNGs and greyscale.
   EXPECT_NEAR(sumWidth / 400, 470, 50);
@@ -177,7 +200,13 @@ TEST_F(DatasetGeneratorTest, JpegFormatWritesImagenetLikeJpegsAndSomePngs) {
   EXPECT_LE(numPng, 30);
   EXPECT_GE(numGreyscale, 2);
   EXPECT_LE(numGreyscale, 25);
-  EXPECT_GT(sumBytes / 400, 30000);
+  // ImageNet's files: ~100 KB on average, mostly full chroma (see imagenetLikeEncoding).
+  EXPECT_GT(sumBytes / 400, 85000);
+  EXPECT_LT(sumBytes / 400, 140000);
+  EXPECT_LT(minBytes, 20000);
+  EXPECT_GT(maxBytes, 300000);
+  EXPECT_GT(numFullChroma, numSubsampled);
+  EXPECT_GE(numSubsampled, 60);
 }
 
 TEST_F(DatasetGeneratorTest, JpegFormatIsDeterministicForASeed) {
