@@ -40,6 +40,12 @@ int main(int argc, char** argv) {
       auto start = Clock::now();
       DecodeOptions options;
       options.minShortSide = margin > 0 ? static_cast<int>(std::ceil(margin * 256)) : 0;
+      // As EncodedImagePreprocessor decodes: only the part of the image the crop needs.
+      options.neededWindow = [&](const StoredSize& stored, Size decoded) {
+        Size full = resizedSize(stored.width, stored.height, 256);
+        return resampler.sourceWindow(decoded, full.width, full.height, centerCropOffset(full.width, 224),
+                                      centerCropOffset(full.height, 224), 224, 224);
+      };
       auto stored = decodeImageInto(bytes.data(), bytes.size(), options, decoded);
       auto decodedAt = Clock::now();
       if (!stored.ok()) return 1;

@@ -362,6 +362,22 @@ Status BilinearResampler::resizeWindow(const ImageView& source, int fullWidth, i
   return Status::OK();
 }
 
+PixelWindow BilinearResampler::sourceWindow(Size source, int fullWidth, int fullHeight, int windowLeft,
+                                            int windowTop, int windowWidth, int windowHeight) {
+  if (source.width <= 0 || source.height <= 0 || windowWidth <= 0 || windowHeight <= 0 || windowLeft < 0 ||
+      windowTop < 0 || windowLeft + windowWidth > fullWidth || windowTop + windowHeight > fullHeight) {
+    return {};
+  }
+  computeCoefficients(source.width, 0, source.width, fullWidth, windowLeft, windowWidth, horizontal_);
+  computeCoefficients(source.height, 0, source.height, fullHeight, windowTop, windowHeight, vertical_);
+  // Window ends grow with the output index, so the first and last outputs bound them.
+  const int lastColumn = windowWidth - 1;
+  const int lastRow = windowHeight - 1;
+  return {horizontal_.firstInput[0], vertical_.firstInput[0],
+          horizontal_.firstInput[lastColumn] + horizontal_.numTaps[lastColumn],
+          vertical_.firstInput[lastRow] + vertical_.numTaps[lastRow]};
+}
+
 Result<Image> resizeBilinear(const ImageView& source, const Region& region, int outputWidth,
                              int outputHeight) {
   if (outputWidth <= 0 || outputHeight <= 0) {

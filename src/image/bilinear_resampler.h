@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "image/image.h"
+#include "image/image_decoder.h"
 #include "sluice/status.h"
 
 namespace sluice::image {
@@ -54,6 +55,11 @@ class BilinearResampler {
   /// The window must lie inside the full size.
   Status resizeWindow(const ImageView& source, int fullWidth, int fullHeight, int windowLeft, int windowTop,
                       const MutableImageView& destination);
+
+  /// The source pixels resizeWindow reads for a windowWidth x windowHeight window, with the same
+  /// arguments otherwise: the rest of the source may hold anything. Empty for invalid arguments.
+  PixelWindow sourceWindow(Size source, int fullWidth, int fullHeight, int windowLeft, int windowTop,
+                           int windowWidth, int windowHeight);
 
  private:
   // One axis' filter: for each output position, the first input index, the number of taps and

@@ -38,6 +38,19 @@ namespace {
 // beyond this: ImageNet-sized images need ~0.5 MB, 24-megapixel photos 72 MB.
 constexpr size_t kMaxRetainedDecodeBytes = size_t{96} << 20;
 
+// Where Resize + CenterCrop puts the crop: torchvision's geometry for the stored size. A downscaled
+// decode only changes the source the resampler reads, which covers the same picture with fewer pixels.
+struct CropGeometry {
+  Size resized;
+  int left = 0;
+  int top = 0;
+};
+
+CropGeometry cropGeometry(const StoredSize& stored, const ResizeCropOptions& options) {
+  const Size resized = resizedSize(stored.width, stored.height, options.resizeSize);
+  return {resized, centerCropOffset(resized.width, options.cropSize), centerCropOffset(resized.height, options.cropSize)};
+}
+
 }  // namespace
 
 Status EncodedImagePreprocessor::process(const uint8_t* data, size_t size, const MutableImageView& crop) {
@@ -53,14 +66,17 @@ Status EncodedImagePreprocessor::decodeAndResize(const uint8_t* data, size_t siz
   if (options_.dctScalingMargin > 0) {
     decodeOptions.minShortSide = static_cast<int>(std::ceil(options_.dctScalingMargin * options_.resizeSize));
   }
+  // The decoder skips what the resampler will not read.
+  decodeOptions.neededWindow = [&](const StoredSize& stored, Size decoded) {
+    const CropGeometry geometry = cropGeometry(stored, options_);
+    return resampler_.sourceWindow(decoded, geometry.resized.width, geometry.resized.height, geometry.left,
+                                   geometry.top, crop.width, crop.height);
+  };
   SLUICE_ASSIGN_OR_RETURN(StoredSize stored, decodeImageInto(data, size, decodeOptions, decoded_));
   lastScaleDenominator_ = stored.scaleDenominator;
-  // The geometry is torchvision's for the stored size; a downscaled decode only changes the source
-  // the resampler reads, which covers the same picture with fewer pixels.
-  const Size full = resizedSize(stored.width, stored.height, options_.resizeSize);
-  const int left = centerCropOffset(full.width, options_.cropSize);
-  const int top = centerCropOffset(full.height, options_.cropSize);
-  return resampler_.resizeWindow(decoded_.view(), full.width, full.height, left, top, crop);
+  const CropGeometry geometry = cropGeometry(stored, options_);
+  return resampler_.resizeWindow(decoded_.view(), geometry.resized.width, geometry.resized.height, geometry.left,
+                                 geometry.top, crop);
 }
 
 }  // namespace sluice::image

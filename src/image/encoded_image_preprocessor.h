@@ -41,8 +41,8 @@ class EncodedImagePreprocessor {
   /// Corrupt, truncated or non-image data returns kInvalidData saying why; never aborts.
   Status process(const uint8_t* data, size_t size, const MutableImageView& crop);
 
-  /// The image the last successful process() decoded (possibly DCT-downscaled); empty after one
-  /// too large to keep.
+  /// The image the last successful process() decoded (possibly DCT-downscaled), of which only the
+  /// part the crop needed is defined; empty after one too large to keep.
   const Image& decoded() const { return decoded_; }
   /// The scale denominator the last successful process() decoded at (1 = full size).
   int lastScaleDenominator() const { return lastScaleDenominator_; }

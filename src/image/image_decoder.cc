@@ -34,7 +34,7 @@ Result<Image> decodeImage(const uint8_t* data, size_t size) {
 Result<StoredSize> decodeImageInto(const uint8_t* data, size_t size, const DecodeOptions& options,
                                    Image& image) {
   if (data != nullptr && looksLikeJpeg(data, size)) {
-    return decodeJpegInto(data, size, options.minShortSide, image);
+    return decodeJpegInto(data, size, options, image);
   }
   if (data != nullptr && looksLikePng(data, size)) {
     SLUICE_ASSIGN_OR_RETURN(image, decodePng(data, size));

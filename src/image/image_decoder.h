@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "image/image.h"
@@ -20,12 +21,29 @@ inline constexpr int64_t kMaxDecodedPixels = int64_t{1} << 28;
 /// never aborts the process and never prints to stderr. Thread-safe (no shared state).
 Result<Image> decodeImage(const uint8_t* data, size_t size);
 
+/// A rectangle of pixels, [left, right) x [top, bottom).
+struct PixelWindow {
+  int left = 0;
+  int top = 0;
+  int right = 0;
+  int bottom = 0;
+};
+
+struct StoredSize;
+
 /// How decodeImageInto may decode.
 struct DecodeOptions {
   /// JPEG only: when positive, decode at the smallest of 1/8, 1/4 and 1/2 scale (libjpeg-turbo's
   /// DCT-domain scaling: a fraction of the work) whose short side is still at least this many
   /// pixels; 0 decodes at full size. PNGs are always decoded at full size.
   int minShortSide = 0;
+  /// When set, the caller reads only this window of the decoded image (given its stored size and
+  /// the size it is decoded at): baseline JPEGs then skip the inverse DCT and colour conversion of
+  /// whole block columns and rows outside it (libjpeg-turbo's partial decoding), keeping two block
+  /// columns and rows of margin so that chroma upsampling at the window's edge sees the same
+  /// neighbours as a full decode. Pixels outside the window are then left unspecified. The whole
+  /// file is still entropy-decoded, so corrupt or truncated data is reported as before.
+  std::function<PixelWindow(const StoredSize& stored, Size decoded)> neededWindow;
 };
 
 /// The image as stored, before any scaling at decode time: the decoded image is

@@ -67,8 +67,9 @@ void convertCmykRowToRgb(const uint8_t* cmyk, uint8_t* rgb, int width, bool inve
 // Everything that touches libjpeg; returns false with errors.message set on failure. `image` and
 // `cmykRow` are owned by the caller so that a longjmp skips no destructor.
 bool decodeWithLibjpeg(jpeg_decompress_struct& info, ErrorManager& errors, const uint8_t* data,
-                       size_t size, int minShortSide, Image& image, StoredSize& stored,
+                       size_t size, const DecodeOptions& options, Image& image, StoredSize& stored,
                        std::vector<uint8_t>& cmykRow) {
+  const int minShortSide = options.minShortSide;
   jpeg_progress_mgr progress{};
   progress.progress_monitor = checkScanCount;
   info.err = jpeg_std_error(&errors.base);
@@ -112,13 +113,35 @@ bool decodeWithLibjpeg(jpeg_decompress_struct& info, ErrorManager& errors, const
   image.height = static_cast<int>(info.output_height);
   image.channels = 3;
   image.pixels.resize(static_cast<size_t>(image.width) * image.height * 3);
-  if (isCmyk) cmykRow.resize(static_cast<size_t>(info.output_width) * 4);
+
+  // Partial decoding: only baseline files, where every block is decoded on its own; progressive
+  // files smooth blocks with their neighbours' coefficients, which partial decoding would change.
+  JDIMENSION firstColumn = 0;
+  JDIMENSION numColumns = info.output_width;
+  if (options.neededWindow && !info.progressive_mode) {
+    const PixelWindow window = options.neededWindow(stored, Size{image.width, image.height});
+    // Two iMCUs (the blocks of all components that cover the same pixels) of margin on each side.
+    const int blockColumns = info.max_h_samp_factor * info.min_DCT_scaled_size;
+    const int blockRows = info.max_v_samp_factor * info.min_DCT_scaled_size;
+    const int left = std::max(window.left - 2 * blockColumns, 0);
+    const int right = std::min(window.right + 2 * blockColumns, image.width);
+    if (left > 0 || right < image.width) {
+      firstColumn = static_cast<JDIMENSION>(left);
+      numColumns = static_cast<JDIMENSION>(right - left);
+      // Moves firstColumn down to an iMCU boundary and widens numColumns to match.
+      jpeg_crop_scanline(&info, &firstColumn, &numColumns);
+    }
+    // Whole iMCU rows from the top: their coefficients are still read, but not transformed.
+    const int top = std::max(window.top - 2 * blockRows, 0) / blockRows * blockRows;
+    if (top > 0) jpeg_skip_scanlines(&info, static_cast<JDIMENSION>(top));
+  }
+  if (isCmyk) cmykRow.resize(static_cast<size_t>(numColumns) * 4);
   while (info.output_scanline < info.output_height) {
-    uint8_t* destination = image.pixels.data() + info.output_scanline * image.rowBytes();
+    uint8_t* destination = image.pixels.data() + info.output_scanline * image.rowBytes() + firstColumn * 3;
     JSAMPROW row = isCmyk ? cmykRow.data() : destination;
     jpeg_read_scanlines(&info, &row, 1);
     if (isCmyk) {
-      convertCmykRowToRgb(cmykRow.data(), destination, image.width, info.saw_Adobe_marker);
+      convertCmykRowToRgb(cmykRow.data(), destination, static_cast<int>(numColumns), info.saw_Adobe_marker);
     }
   }
   jpeg_finish_decompress(&info);
@@ -131,12 +154,12 @@ bool looksLikeJpeg(const uint8_t* data, size_t size) {
   return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
 }
 
-Result<StoredSize> decodeJpegInto(const uint8_t* data, size_t size, int minShortSide, Image& image) {
+Result<StoredSize> decodeJpegInto(const uint8_t* data, size_t size, const DecodeOptions& options, Image& image) {
   jpeg_decompress_struct info{};
   ErrorManager errors{};
   StoredSize stored;
   std::vector<uint8_t> cmykRow;
-  const bool ok = decodeWithLibjpeg(info, errors, data, size, minShortSide, image, stored, cmykRow);
+  const bool ok = decodeWithLibjpeg(info, errors, data, size, options, image, stored, cmykRow);
   jpeg_destroy_decompress(&info);
   if (!ok) return Status::InvalidData(std::string("corrupt JPEG image: ") + errors.message);
   return stored;
@@ -144,7 +167,7 @@ Result<StoredSize> decodeJpegInto(const uint8_t* data, size_t size, int minShort
 
 Result<Image> decodeJpeg(const uint8_t* data, size_t size) {
   Image image;
-  SLUICE_RETURN_IF_ERROR(decodeJpegInto(data, size, 0, image).status());
+  SLUICE_RETURN_IF_ERROR(decodeJpegInto(data, size, DecodeOptions{}, image).status());
   return image;
 }
 

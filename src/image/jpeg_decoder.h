@@ -16,8 +16,7 @@ bool looksLikeJpeg(const uint8_t* data, size_t size);
 /// Decodes a JPEG into RGB (greyscale replicated, CMYK/YCCK converted). Thread-safe.
 Result<Image> decodeJpeg(const uint8_t* data, size_t size);
 
-/// Decodes a JPEG into `image` (reusing its memory), at the smallest of 1/8, 1/4, 1/2 scale whose
-/// short side stays >= minShortSide when minShortSide > 0. Thread-safe.
-Result<StoredSize> decodeJpegInto(const uint8_t* data, size_t size, int minShortSide, Image& image);
+/// Decodes a JPEG into `image` (reusing its memory) as DecodeOptions describe. Thread-safe.
+Result<StoredSize> decodeJpegInto(const uint8_t* data, size_t size, const DecodeOptions& options, Image& image);
 
 }  // namespace sluice::image

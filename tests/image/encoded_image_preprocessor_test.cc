@@ -10,6 +10,7 @@
 
 #include "image/bilinear_resampler.h"
 #include "image/image_decoder.h"
+#include "image/image_encoder.h"
 #include "image/preprocess.h"
 #include "image/test_image_encoding.h"
 
@@ -88,6 +89,55 @@ TEST(EncodedImagePreprocessorTest, JpegAndPngGiveTheDecodedImageResizedAndCroppe
     Status status = preprocessor.process(bytes->data(), bytes->size(), crop.mutableView());
     ASSERT_TRUE(status.ok()) << status.toString();
     EXPECT_EQ(crop.pixels, expected.pixels);
+  }
+}
+
+TEST(EncodedImagePreprocessorTest, PartialJpegDecodingGivesTheCropOfAFullDecode) {
+  // The preprocessor decodes only the blocks around the window the crop needs; chroma upsampling
+  // (4:2:0 and 4:2:2) at that region's edges must not reach the pixels it keeps.
+  struct Case {
+    int width, height, channels;
+    ChromaSubsampling subsampling;
+    bool progressive;
+    double dctScalingMargin;
+    int resizeSize, cropSize;
+  };
+  const std::vector<Case> cases = {
+      {500, 375, 3, ChromaSubsampling::k420, false, 0, 256, 224},
+      {375, 500, 3, ChromaSubsampling::k420, false, 0, 256, 224},
+      {900, 260, 3, ChromaSubsampling::k422, false, 0, 256, 224},
+      {333, 777, 3, ChromaSubsampling::k444, false, 0, 256, 224},
+      {640, 480, 1, ChromaSubsampling::k420, false, 0, 300, 160},
+      {1201, 1103, 3, ChromaSubsampling::k420, false, 2.0, 256, 224},  // decoded at 1/2 scale
+      {500, 375, 3, ChromaSubsampling::k420, true, 0, 256, 224},       // progressive: decoded whole
+  };
+  for (const Case& test : cases) {
+    Image source = noisyImage(test.width, test.height, uint32_t(test.width + test.height));
+    if (test.channels == 1) {
+      Image grey(test.width, test.height, 1);
+      for (size_t i = 0; i < grey.pixels.size(); ++i) grey.pixels[i] = source.pixels[i * 3 + 1];
+      source = std::move(grey);
+    }
+    Result<std::vector<uint8_t>> jpeg = encodeJpeg(source.view(), {90, test.subsampling, test.progressive});
+    ASSERT_TRUE(jpeg.ok()) << jpeg.status().toString();
+
+    EncodedImagePreprocessor preprocessor({test.resizeSize, test.cropSize, test.dctScalingMargin});
+    Image crop(test.cropSize, test.cropSize, 3);
+    ASSERT_TRUE(preprocessor.process(jpeg->data(), jpeg->size(), crop.mutableView()).ok());
+
+    DecodeOptions whole;
+    whole.minShortSide = static_cast<int>(test.dctScalingMargin * test.resizeSize);
+    Image decoded;
+    Result<StoredSize> stored = decodeImageInto(jpeg->data(), jpeg->size(), whole, decoded);
+    ASSERT_TRUE(stored.ok());
+    ASSERT_EQ(preprocessor.lastScaleDenominator(), stored->scaleDenominator);
+    Size full = resizedSize(stored->width, stored->height, test.resizeSize);
+    Image expected(test.cropSize, test.cropSize, 3);
+    ASSERT_TRUE(BilinearResampler()
+                    .resizeWindow(decoded.view(), full.width, full.height, centerCropOffset(full.width, test.cropSize),
+                                  centerCropOffset(full.height, test.cropSize), expected.mutableView())
+                    .ok());
+    EXPECT_EQ(crop.pixels, expected.pixels) << test.width << "x" << test.height << "x" << test.channels;
   }
 }
 
