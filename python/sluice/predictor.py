@@ -8,20 +8,21 @@ import pyarrow as pa  # loads the Arrow C++ libraries the native module links ag
 from sluice import _native
 
 MODES = ("run", "preprocess", "predict")
+PRECISIONS = ("auto", "fp32", "tf32", "fp16", "bf16")
 
 
 def check_arguments(mode: str, precision: str, model) -> None:
     """Raises ValueError for a mode, precision or model that no predictor can run with."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    if precision != "fp32":
-        raise ValueError(f"precision {precision!r} needs the CUDA backend, which this build lacks; use fp32")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if mode != "preprocess" and not model:
         raise ValueError("a model file is needed unless mode='preprocess'")
 
 
 def has_cuda() -> bool:
-    """True when this build of sluice has a CUDA backend (not yet: inference runs on the CPU)."""
+    """True when this build of sluice has the CUDA backend and a GPU is visible (device 'auto' uses it)."""
     return _native.has_cuda()
 
 
@@ -49,7 +50,7 @@ class BatchPredictor:
     def __init__(self, model: str | None = None, *, mode: str = "run", image_column: str = "image",
                  image_shape: Sequence[int] = (256, 256, 3), crop_size: int = 224, normalize: str = "imagenet",
                  topk: int = 5, logits: bool = False, device: str = "cpu", batch_size: int = 0,
-                 precision: str = "fp32", cpu_workers: int = 0, threads: int = 0,
+                 precision: str = "auto", cpu_workers: int = 0, threads: int = 0,
                  pass_through: Sequence[str] = (), path_column: str | None = None, row_column: str | None = None,
                  source_path: str = "", first_row: int = 0, error_column: str | None = None,
                  variable_size_lists: bool = False):
@@ -64,6 +65,7 @@ class BatchPredictor:
         options.topk = int(topk)
         options.logits = bool(logits)
         options.device = device
+        options.precision = precision
         options.batch_size = int(batch_size or 0)
         options.cpu_workers = int(cpu_workers or 0)
         options.threads = int(threads or 0)

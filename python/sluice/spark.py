@@ -178,7 +178,7 @@ def _run_partition(batches: Iterator, config: dict) -> Iterator:
 
 
 def predict(df, model: str | None = None, *, image_col: str = "image", batch_size: int = 0,
-            precision: str = "fp32", topk: int = 5, normalize: str = "imagenet",
+            precision: str = "auto", topk: int = 5, normalize: str = "imagenet",
             image_shape: Sequence[int] | None = None, crop_size: int = 224, logits: bool = False,
             pass_through: Sequence[str] | None = None, mode: str = "run", path_col: str | None = None,
             row_col: str | None = None, device: str = "auto", gpus_per_task: int = 0):
@@ -186,15 +186,15 @@ def predict(df, model: str | None = None, *, image_col: str = "image", batch_siz
 
     model: ONNX file, readable where the driver runs (it is shipped to executors with addFile).
     image_col: the images: raw HWC uint8 pixels (array of integers, or binary), or JPEG/PNG binary.
-    batch_size: images per inference batch (0: the device default). precision: "fp32" (the only one
-    the CPU backend has). topk: classes kept per image. normalize: "imagenet" or "seed" (mean/std on
+    batch_size: images per inference batch (0: the device default). precision: "fp32", "tf32", "fp16",
+    "bf16" or "auto" (fp16 on a GPU, fp32 on the CPU, which runs fp32 only). topk: classes kept per image. normalize: "imagenet" or "seed" (mean/std on
     0-255 values, as the reference benchmark). image_shape: (H, W, C) of raw images; default
     (256, 256, 3), or (crop, crop, 3) in mode "predict". logits: also return the raw outputs.
     pass_through: input columns copied to the output (default: all but the image and, in mode
     "predict", the path/row/error columns the output recomputes).
     mode: "run" (images in, predictions out), "preprocess" (images in; `image` column of binary
     crop_size x crop_size x 3 raw pixels out), "predict" (crops in, predictions out).
-    device: "auto" (the task's GPU once sluice has a CUDA backend, else the CPU), "cpu" or "cuda".
+    device: "auto" (the task's GPU when this build has the CUDA backend, else the CPU), "cpu" or "cuda".
     gpus_per_task: > 0 asks Spark for that many GPUs per task through a stage-level resource profile
     (cluster managers that support them; the GPU address comes from TaskContext.resources()).
     Inside a task the engine uses spark.task.cpus threads for preprocessing and inference.

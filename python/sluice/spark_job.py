@@ -41,7 +41,7 @@ def parse_args(argv):
     parser.add_argument("--topk", type=int, default=5)
     parser.add_argument("--logits", action="store_true")
     parser.add_argument("--batch-size", type=int, default=0)
-    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--precision", choices=("auto", "fp32", "tf32", "fp16", "bf16"), default="auto")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--gpus-per-task", type=int, default=0,
                         help="ask Spark for GPUs per task with a stage-level resource profile")

@@ -170,6 +170,8 @@ NB_MODULE(_native, m) {
                    [](Options& o, bool v) { o.native.writeLogits = v; })
       .def_prop_rw("device", [](Options& o) { return o.native.device; },
                    [](Options& o, std::string v) { o.native.device = std::move(v); })
+      .def_prop_rw("precision", [](Options& o) { return o.native.precision; },
+                   [](Options& o, std::string v) { o.native.precision = std::move(v); })
       .def_prop_rw("batch_size", [](Options& o) { return o.native.batchSize; },
                    [](Options& o, int64_t v) { o.native.batchSize = v; })
       .def_prop_rw("cpu_workers", [](Options& o) { return o.native.cpuWorkers; },

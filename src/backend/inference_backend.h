@@ -1,8 +1,12 @@
 #pragma once
 // The one interface every inference backend (CPU, CUDA) implements for the engine.
+//
+// A backend owns `slots()` input slots, each holding one batch: the caller writes uint8 HWC crops
+// into a slot, launches it, and later waits for it. A backend that can overlap work (the CUDA one:
+// the copy of batch n+1 while batch n computes) has two or more slots and returns from launch()
+// before the batch is done; the CPU backend has one slot and runs the batch inside launch().
 
 #include <cstdint>
-#include <memory>
 #include <string>
 
 #include "image/preprocess.h"
@@ -10,32 +14,56 @@
 
 namespace sluice::backend {
 
+/// Arithmetic the model runs in. kFp32 is true FP32 (no TF32 tensor-core math).
+enum class Precision { kFp32, kTf32, kFp16, kBf16 };
+
+/// "fp32", "tf32", "fp16", "bf16" -> Precision; anything else -> InvalidArgument naming the choices.
+Result<Precision> parsePrecision(const std::string& name);
+std::string precisionName(Precision precision);
+
 struct BackendOptions {
   std::string modelPath;
-  std::string device = "cpu";
+  std::string device = "cpu";  // "cpu" or "cuda"
+  int deviceIndex = 0;         // CUDA: the GPU ordinal
   int64_t batchSize = 32;
   int cropHeight = 224;
   int cropWidth = 224;
   image::Normalization normalization = image::Normalization::kImagenet;
-  int threads = 0;  // 0: every core
+  Precision precision = Precision::kFp32;
+  int topk = 5;                // classes returned per image (at most numClasses())
+  bool returnLogits = false;   // also return the raw model outputs
+  int threads = 0;             // CPU: inference threads; 0: every core
+};
+
+/// Results of one batch, in host memory owned by the backend; valid until the slot is launched again.
+struct BatchOutputs {
+  const int32_t* topkLabels = nullptr;  // count x topk, best first (ties: lower class first)
+  const float* topkScores = nullptr;    // count x topk softmax probabilities
+  const float* logits = nullptr;        // count x numClasses(); nullptr unless returnLogits
 };
 
 class InferenceBackend {
  public:
   virtual ~InferenceBackend() = default;
 
-  /// Runs the model on `count` (<= the configured batch size) uint8 HWC crops laid out one after the
-  /// other, normalizing them first, and writes count x numClasses() float32 outputs.
-  /// Called from one worker thread at a time.
-  virtual Status infer(const uint8_t* crops, int64_t count, float* outputs) = 0;
+  /// Batches that can be in flight at once.
+  virtual int slots() const = 0;
+  /// Host buffer of `slot` for up to batchSize crops (cropHeight x cropWidth x 3 uint8 each, one
+  /// after the other). Only written between wait(slot) and the next launch(slot).
+  virtual uint8_t* inputSlot(int slot) = 0;
+  /// Starts the model on the first `count` (1..batchSize) crops of `slot`: normalize, forward pass,
+  /// softmax and top-k. May return before the batch is done.
+  virtual Status launch(int slot, int64_t count) = 0;
+  /// Waits for the batch last launched on `slot` and returns its results.
+  virtual Result<BatchOutputs> wait(int slot) = 0;
 
   /// Values per image in the model output (1,000 for ImageNet classifiers).
   virtual int64_t numClasses() const = 0;
-  /// True when the model already ends in Softmax, so its outputs need no softmax for scores.
-  virtual bool outputsProbabilities() const = 0;
+  /// Classes returned per image: min(options.topk, numClasses()).
+  virtual int topk() const = 0;
   /// Host memory the backend holds (weights, activations, staging buffers), for memory budgeting.
   virtual int64_t memoryBytes() const = 0;
-  /// The device in words, for the report ("cpu (2 threads, oneDNN)").
+  /// The device in words, for the report ("cpu (oneDNN, 2 threads)").
   virtual std::string deviceName() const = 0;
 };
 

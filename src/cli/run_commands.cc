@@ -80,12 +80,23 @@ void addModelFlags(CLI::App& command, RunFlags& flags) {
       ->capture_default_str();
   command.add_option("--topk", job.topk, "classes kept per image")->check(CLI::Range(1, 1000))->capture_default_str();
   command.add_flag("--logits", job.writeLogits, "also write the raw model outputs (column logits)");
-  command.add_option("--device", job.device, "cpu, cuda or auto")
+  command.add_option("--device", job.device, "cpu, cuda or auto (CUDA when a GPU is visible, else CPU)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
-  command.add_option("--batch-size", job.batchSize, "images per inference batch (default: 32 on CPU)")
+  command.add_option("--devices", job.devices, "GPUs to use, e.g. 0,1 (default: every visible GPU)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  command.add_option("--precision", job.precision,
+                     "fp32 (true FP32), tf32, fp16 or bf16; auto: fp16 on GPUs, fp32 on the CPU")
+      ->check(CLI::IsMember({"auto", "fp32", "tf32", "fp16", "bf16"}))
+      ->capture_default_str();
+  command.add_option("--batch-size", job.batchSize, "images per inference batch (default: 32 on CPU, 256 on GPUs)")
       ->check(CLI::PositiveNumber);
-  command.add_option("--threads", job.threads, "inference threads on CPU (default: one per core)")
+  command.add_option("--inference-workers", job.inferenceWorkers,
+                     "model instances, each on its own thread (default: one per GPU, one on the CPU)")
+      ->check(CLI::PositiveNumber);
+  command.add_option("--threads", job.threads,
+                     "inference threads on CPU (default: the cores, shared among inference workers)")
       ->check(CLI::PositiveNumber);
 }
 

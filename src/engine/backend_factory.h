@@ -1,17 +1,51 @@
 #pragma once
+// Which backends a job runs: the device ("auto" = CUDA when this build has it and a GPU is visible,
+// else CPU), the GPUs, the precision and one backend per inference worker.
+
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/inference_backend.h"
 
 namespace sluice::engine {
 
-/// The device "auto" stands for on this machine ("cpu" until a CUDA backend is built in);
-/// other names are returned unchanged.
+/// The device, precision and worker count as the user asked for them.
+struct DeviceRequest {
+  std::string device = "auto";     // cpu, cuda, cuda:N or auto
+  std::vector<int> devices;        // cuda: GPU ordinals; empty = every visible GPU
+  std::string precision = "auto";  // fp32, tf32, fp16, bf16; auto = fp16 on GPUs, fp32 on CPU
+  int workers = 0;                 // inference workers; 0 = one per GPU, one on CPU
+};
+
+/// The BackendOptions a job's options (JobOptions, BatchPredictorOptions: the same field names)
+/// give, before planBackends fills in the device.
+template <typename Options>
+backend::BackendOptions backendOptionsFor(const Options& options, int64_t batchSize) {
+  return {.modelPath = options.modelPath,
+          .batchSize = batchSize,
+          .cropHeight = options.cropSize,
+          .cropWidth = options.cropSize,
+          .normalization = options.normalization,
+          .topk = options.topk,
+          .returnLogits = options.writeLogits,
+          .threads = options.threads};
+}
+
+/// Number of GPUs this process can use with this build (0 without the CUDA backend or a driver).
+int visibleGpus();
+
+/// "cpu" or "cuda": what `device` (cpu, cuda, cuda:N, auto) stands for on this machine.
 std::string resolveDevice(const std::string& device);
 
-/// Creates the backend for options.device: "cpu", or "auto" (CUDA when this build has it and a GPU
-/// is present, else CPU). "cuda" in a build without the CUDA backend is a usage error.
+/// One BackendOptions per inference worker, copied from `base` with device, deviceIndex, precision
+/// and (on CPU, when not given) threads filled in; GPUs are dealt to workers round robin.
+/// Errors (InvalidArgument, exit 2): cuda without a usable GPU, an ordinal that is not visible,
+/// a precision the device cannot run, a worker count below 1.
+Result<std::vector<backend::BackendOptions>> planBackends(const DeviceRequest& request,
+                                                          const backend::BackendOptions& base);
+
+/// Creates the backend for options.device ("cpu" or "cuda"; as planBackends fills it in).
 Result<std::unique_ptr<backend::InferenceBackend>> makeBackend(const backend::BackendOptions& options);
 
 }  // namespace sluice::engine

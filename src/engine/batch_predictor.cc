@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "engine/backend_factory.h"
-#include "engine/topk.h"
+#include "engine/batch_runner.h"
 #include "engine/unit_result.h"
 #include "io/arrow_status.h"
 
@@ -144,17 +144,11 @@ Status BatchPredictor::open(const BackendFactory& makeBackend) {
   if (options_.mode == JobMode::kPreprocess) return Status::OK();
   if (options_.modelPath.empty()) return Status::InvalidArgument("no model given");
 
-  SLUICE_ASSIGN_OR_RETURN(backend_, makeBackend({.modelPath = options_.modelPath,
-                                                  .device = device,
-                                                  .batchSize = batchSize_,
-                                                  .cropHeight = options_.cropSize,
-                                                  .cropWidth = options_.cropSize,
-                                                  .normalization = options_.normalization,
-                                                  .threads = options_.threads}));
+  const DeviceRequest request{.device = options_.device, .devices = {}, .precision = options_.precision, .workers = 1};
+  SLUICE_ASSIGN_OR_RETURN(auto plans, planBackends(request, backendOptionsFor(options_, batchSize_)));
+  SLUICE_ASSIGN_OR_RETURN(backend_, makeBackend(plans.front()));
   numClasses_ = backend_->numClasses();
-  topk_ = static_cast<int>(std::min<int64_t>(options_.topk, numClasses_));
-  batchCrops_.resize(batchSize_ * cropBytes_);
-  batchOutputs_.resize(batchSize_ * numClasses_);
+  topk_ = backend_->topk();
   return Status::OK();
 }
 
@@ -297,41 +291,12 @@ void BatchPredictor::preprocess(Prepared& prepared) const {
 
 Status BatchPredictor::infer(Prepared& prepared) {
   UnitResult& unit = prepared.unit;
-  const int64_t rows = unit.unit.numRows;
-  const int64_t cropBytes = cropBytes_;
-  unit.topkLabels.assign(rows * topk_, 0);
-  unit.topkScores.assign(rows * topk_, 0);
-  if (options_.writeLogits) unit.logits.assign(rows * numClasses_, 0);
-  const bool probabilities = backend_->outputsProbabilities();
-  std::vector<int64_t> slots;
-  slots.reserve(batchSize_);
-  auto runBatch = [&]() -> Status {
-    if (slots.empty()) return Status::OK();
-    const int64_t count = static_cast<int64_t>(slots.size());
-    const uint8_t* crops = unit.crops.data() + slots.front() * cropBytes;
-    if (slots.back() - slots.front() + 1 != count) {  // rows failed in between: gather the good ones
-      for (int64_t i = 0; i < count; ++i) {
-        std::copy_n(unit.crops.data() + slots[i] * cropBytes, cropBytes, batchCrops_.data() + i * cropBytes);
-      }
-      crops = batchCrops_.data();
-    }
-    SLUICE_RETURN_IF_ERROR(backend_->infer(crops, count, batchOutputs_.data()));
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t row = slots[i];
-      const float* outputs = batchOutputs_.data() + i * numClasses_;
-      softmaxTopK(outputs, numClasses_, topk_, probabilities, unit.topkLabels.data() + row * topk_,
-                  unit.topkScores.data() + row * topk_);
-      if (options_.writeLogits) std::copy_n(outputs, numClasses_, unit.logits.data() + row * numClasses_);
-    }
-    slots.clear();
-    return Status::OK();
-  };
-  for (int64_t row = 0; row < rows; ++row) {
-    if (unit.rowFailed(row)) continue;
-    slots.push_back(row);
-    if (static_cast<int64_t>(slots.size()) == batchSize_) SLUICE_RETURN_IF_ERROR(runBatch());
+  BatchRunner runner(*backend_, batchSize_, cropBytes_);
+  runner.prepare(unit, options_.writeLogits);
+  for (int64_t row = 0; row < unit.unit.numRows; ++row) {
+    if (!unit.rowFailed(row)) SLUICE_RETURN_IF_ERROR(runner.add(unit, row));
   }
-  SLUICE_RETURN_IF_ERROR(runBatch());
+  SLUICE_RETURN_IF_ERROR(runner.finish());
   unit.crops = {};
   return Status::OK();
 }

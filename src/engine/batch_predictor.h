@@ -1,7 +1,7 @@
 #pragma once
 // The engine for callers that own the data flow (the Python module, Spark tasks): record batches in,
 // prediction (or crop) batches out, in the output schema of DESIGN.md. Same pieces as the CLI
-// pipeline: RowDecoder for crops, the backend factory for the model, softmaxTopK, OutputBatchBuilder.
+// pipeline: RowDecoder for crops, the backend factory for the model, BatchRunner, OutputBatchBuilder.
 //
 // Batches are pipelined: submit() starts preprocessing a batch on its own threads and returns at once;
 // collect() finishes the oldest submitted batch (inference in batches of batchSize, top-k, output).
@@ -36,7 +36,8 @@ struct BatchPredictorOptions {
   image::Normalization normalization = image::Normalization::kImagenet;
   int topk = 5;
   bool writeLogits = false;
-  std::string device = "cpu";
+  std::string device = "cpu";      // cpu, cuda, cuda:N (the GPU a Spark task was given) or auto
+  std::string precision = "auto";  // fp32, tf32, fp16, bf16; auto: fp16 on GPUs, fp32 on CPU
   int64_t batchSize = 0;  // 0: the device's default
   int cpuWorkers = 0;     // preprocessing threads per batch; 0: every core
   int threads = 0;        // inference threads on CPU; 0: every core
@@ -100,8 +101,6 @@ class BatchPredictor {
   int64_t numClasses_ = 0;
   int topk_ = 0;
   int64_t nextRow_ = 0;
-  std::vector<uint8_t> batchCrops_;
-  std::vector<float> batchOutputs_;
   std::deque<std::unique_ptr<Prepared>> pending_;
 };
 

@@ -30,7 +30,10 @@ struct JobOptions {
   image::Normalization normalization = image::Normalization::kImagenet;
   int topk = 5;
   bool writeLogits = false;
-  std::string device = "cpu";
+  std::string device = "cpu";   // cpu, cuda or auto
+  std::vector<int> devices;     // cuda: GPU ordinals to use; empty = every visible GPU
+  std::string precision = "auto";  // fp32, tf32, fp16, bf16; auto = fp16 on GPUs, fp32 on CPU
+  int inferenceWorkers = 0;     // model instances, each on its own thread; 0 = one per GPU, 1 on CPU
   int64_t limit = -1;           // images; -1 = all
   int cpuWorkers = 0;           // 0 = cores
   int64_t batchSize = 0;        // 0 = default for the device

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -14,8 +15,8 @@
 #include "core/system_memory.h"
 #include "engine/row_decoder.h"
 #include "engine/backend_factory.h"
+#include "engine/batch_runner.h"
 #include "engine/output_batch.h"
-#include "engine/topk.h"
 #include "engine/unit_result.h"
 #include "engine/work_plan.h"
 #include "io/arrow_status.h"
@@ -60,7 +61,11 @@ class JobFailure {
 };
 
 nlohmann::json configurationJson(const JobOptions& options, int64_t batchSize, int workers, int64_t budget,
-                                 const WorkPlan& plan) {
+                                 const WorkPlan& plan, const std::vector<backend::BackendOptions>& backends) {
+  std::vector<int> gpus;
+  for (const auto& backend : backends) {
+    if (backend.device == "cuda") gpus.push_back(backend.deviceIndex);
+  }
   const char* modes[] = {"run", "preprocess", "predict"};
   return {
       {"mode", modes[static_cast<int>(options.mode)]},
@@ -75,7 +80,10 @@ nlohmann::json configurationJson(const JobOptions& options, int64_t batchSize, i
       {"normalize", image::normalizationName(options.normalization)},
       {"topk", options.topk},
       {"logits", options.writeLogits},
-      {"device", resolveDevice(options.device)},
+      {"device", backends.empty() ? "none" : backends.front().device},
+      {"gpus", gpus},
+      {"precision", backends.empty() ? "none" : backend::precisionName(backends.front().precision)},
+      {"inference_workers", backends.size()},
       {"batch_size", batchSize},
       {"cpu_workers", workers},
       {"memory_budget_bytes", budget},
@@ -96,20 +104,20 @@ class Pipeline {
   Status prepare(const BackendFactory& makeBackend);
   void preprocessWorker(WorkerTimes& times);
   UnitResult preprocessUnit(const WorkUnit& unit, RowDecoder& decoder);
-  void inferenceWorker(WorkerTimes& times);
-  Status runBatch(std::vector<std::pair<UnitResult*, int64_t>>& slots);
+  Status createBackends(const BackendFactory& makeBackend, const std::vector<backend::BackendOptions>& plans);
+  void inferenceWorker(backend::InferenceBackend& backend, WorkerTimes& times);
   void writerWorker(WorkerTimes& times);
   Status writeUnit(UnitResult& unit);
 
   const JobOptions& options_;
   WorkPlan plan_;
   Clock::time_point start_ = Clock::now();
-  std::unique_ptr<backend::InferenceBackend> backend_;
+  std::vector<std::unique_ptr<backend::InferenceBackend>> backends_;  // one per inference worker
   image::ResizeCropOptions resizeCrop_;
   int64_t cropBytes_ = 0;
   std::unique_ptr<OutputBatchBuilder> outputBuilder_;
   std::unique_ptr<OrderedQueue<UnitResult>> preprocessed_;
-  std::unique_ptr<BoundedQueue<UnitResult>> predicted_;
+  std::unique_ptr<OrderedQueue<UnitResult>> predicted_;
   JobFailure failure_;
   JobReport report_;
   int64_t batchSize_ = 0;
@@ -119,8 +127,6 @@ class Pipeline {
   std::atomic<int64_t> nextUnit_{0};
   std::atomic<int64_t> imagesDone_{0};  // progress: rows predicted (or written, when preprocessing)
   std::atomic<double> firstBatchSeconds_{-1};
-  std::vector<uint8_t> batchCrops_;
-  std::vector<float> batchOutputs_;
 
   // Writer state: the file being written, and its counts (added to the report when committed).
   int currentFile_ = -1;
@@ -138,27 +144,25 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
                                    std::to_string(options_.cropSize));
   }
   workers_ = options_.cpuWorkers > 0 ? options_.cpuWorkers : std::max(1u, std::thread::hardware_concurrency());
-  const std::string device = resolveDevice(options_.device);
+  const std::string device = predicting ? resolveDevice(options_.device) : "none";
   batchSize_ = options_.batchSize > 0 ? options_.batchSize : defaultBatchSize(device);
   resizeCrop_ = image::ResizeCropOptions{options_.resizeSize, options_.cropSize, options_.dctScalingMargin};
   SLUICE_RETURN_IF_ERROR(image::validate(resizeCrop_));
   cropBytes_ = RowDecoder(shape, resizeCrop_).cropBytes();
 
   int64_t modelBytes = 0;
+  std::vector<backend::BackendOptions> backendPlans;
   if (predicting) {
-    SLUICE_ASSIGN_OR_RETURN(backend_, makeBackend({.modelPath = options_.modelPath,
-                                                    .device = device,
-                                                    .batchSize = batchSize_,
-                                                    .cropHeight = options_.cropSize,
-                                                    .cropWidth = options_.cropSize,
-                                                    .normalization = options_.normalization,
-                                                    .threads = options_.threads}));
-    numClasses_ = backend_->numClasses();
-    topk_ = static_cast<int>(std::min<int64_t>(options_.topk, numClasses_));
-    modelBytes = backend_->memoryBytes();
-    batchCrops_.resize(batchSize_ * cropBytes_);
-    batchOutputs_.resize(batchSize_ * numClasses_);
-    report_.device = backend_->deviceName();
+    SLUICE_ASSIGN_OR_RETURN(backendPlans,
+                            planBackends({.device = options_.device,
+                                          .devices = options_.devices,
+                                          .precision = options_.precision,
+                                          .workers = options_.inferenceWorkers},
+                                         backendOptionsFor(options_, batchSize_)));
+    SLUICE_RETURN_IF_ERROR(createBackends(makeBackend, backendPlans));
+    numClasses_ = backends_.front()->numClasses();
+    topk_ = backends_.front()->topk();
+    for (const auto& backend : backends_) modelBytes += backend->memoryBytes();
   } else {
     report_.device = "none (preprocess only)";
   }
@@ -169,8 +173,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   const int64_t unitBytes = std::max<int64_t>(plan_.largestUnitRows, 1) * (cropBytes_ + 64);
   // A read batch in decoding: int32 values, two int16 levels and the uint8 result per pixel value.
   const int64_t readBytes = kReadBatchRows * shape.bytes() * 9 + (8LL << 20);
-  const int64_t stageBytes = workers_ * (unitBytes + readBytes) + 2 * unitBytes +
-                             static_cast<int64_t>(batchCrops_.size() + batchOutputs_.size() * 4);
+  const int64_t stageBytes = (workers_ + 2 * static_cast<int64_t>(backends_.size())) * unitBytes + workers_ * readBytes;
   const int64_t queueBytes = budget - kBaseReserveBytes - modelBytes - stageBytes;
   if (queueBytes < 2 * unitBytes) {
     return Status::InvalidArgument(
@@ -181,7 +184,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
         " or use fewer --cpu-workers");
   }
   preprocessed_ = std::make_unique<OrderedQueue<UnitResult>>(predicting ? queueBytes * 3 / 4 : queueBytes);
-  predicted_ = std::make_unique<BoundedQueue<UnitResult>>(predicting ? queueBytes / 4 : 1);
+  predicted_ = std::make_unique<OrderedQueue<UnitResult>>(predicting ? queueBytes / 4 : 1);
   failure_.onFailure([this] { preprocessed_->cancel(); });
   failure_.onFailure([this] { predicted_->cancel(); });
 
@@ -197,7 +200,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
     for (const auto& name : options_.passThrough) layout.passThrough.push_back(schema.GetFieldByName(name));
   }
   outputBuilder_ = std::make_unique<OutputBatchBuilder>(std::move(layout));
-  report_.configuration = configurationJson(options_, batchSize_, workers_, budget, plan_);
+  report_.configuration = configurationJson(options_, batchSize_, workers_, budget, plan_, backendPlans);
   return Status::OK();
 }
 
@@ -283,84 +286,82 @@ void Pipeline::preprocessWorker(WorkerTimes& times) {
   }
 }
 
-Status Pipeline::runBatch(std::vector<std::pair<UnitResult*, int64_t>>& slots) {
-  if (slots.empty()) return Status::OK();
-  const int64_t cropBytes = cropBytes_;
-  const int64_t count = static_cast<int64_t>(slots.size());
-  for (int64_t i = 0; i < count; ++i) {
-    auto [unit, row] = slots[i];
-    std::copy_n(unit->crops.data() + row * cropBytes, cropBytes, batchCrops_.data() + i * cropBytes);
+Status Pipeline::createBackends(const BackendFactory& makeBackend,
+                                const std::vector<backend::BackendOptions>& plans) {
+  // In parallel: on GPUs most of the start-up is per-device work (plans, graph capture).
+  std::vector<std::future<Result<std::unique_ptr<backend::InferenceBackend>>>> made;
+  for (const auto& plan : plans) made.push_back(std::async(std::launch::async, makeBackend, plan));
+  Status firstError;
+  for (auto& future : made) {
+    auto backend = future.get();
+    if (!backend.ok()) {
+      if (firstError.ok()) firstError = backend.status();
+      continue;
+    }
+    backends_.push_back(std::move(*backend));
   }
-  SLUICE_RETURN_IF_ERROR(backend_->infer(batchCrops_.data(), count, batchOutputs_.data()));
-  if (firstBatchSeconds_.load() < 0) firstBatchSeconds_ = secondsSince(start_);
-  imagesDone_ += count;
-  const bool probabilities = backend_->outputsProbabilities();
-  for (int64_t i = 0; i < count; ++i) {
-    auto [unit, row] = slots[i];
-    const float* outputs = batchOutputs_.data() + i * numClasses_;
-    softmaxTopK(outputs, numClasses_, topk_, probabilities, unit->topkLabels.data() + row * topk_,
-                unit->topkScores.data() + row * topk_);
-    if (options_.writeLogits) std::copy_n(outputs, numClasses_, unit->logits.data() + row * numClasses_);
+  if (!firstError.ok()) return firstError;
+  // One line for the report: "cuda:0 (...), cuda:1 (...)", or "2 x cpu (...)" for identical workers.
+  std::vector<std::string> names;
+  for (const auto& backend : backends_) {
+    if (std::find(names.begin(), names.end(), backend->deviceName()) == names.end()) {
+      names.push_back(backend->deviceName());
+    }
   }
-  slots.clear();
+  report_.device = names.size() == 1 && backends_.size() > 1
+                       ? std::to_string(backends_.size()) + " x " + names.front()
+                       : names.front();
+  for (size_t i = 1; i < names.size(); ++i) report_.device += ", " + names[i];
   return Status::OK();
 }
 
-void Pipeline::inferenceWorker(WorkerTimes& times) {
-  std::deque<UnitResult> pending;  // references stay valid across push_back/pop_front
-  std::vector<std::pair<UnitResult*, int64_t>> slots;
-  slots.reserve(batchSize_);
-  std::deque<int64_t> rowsLeftToBatch;  // per pending unit
-  auto forwardFinished = [&](size_t finishedUnits) {
-    for (size_t i = 0; i < finishedUnits; ++i) {
+void Pipeline::inferenceWorker(backend::InferenceBackend& backend, WorkerTimes& times) {
+  BatchRunner runner(backend, batchSize_, cropBytes_, [this](int64_t images) {
+    double unset = -1;
+    firstBatchSeconds_.compare_exchange_strong(unset, secondsSince(start_));
+    imagesDone_ += images;
+  });
+  std::deque<UnitResult> pending;  // this worker's units, oldest first; addresses stay put
+  // Units whose results are all in leave, oldest first (the writer's queue puts every worker's
+  // units back in sequence order).
+  auto forwardFinished = [&](bool all) {
+    while (!pending.empty() && (all || pending.front().rowsInFlight == 0)) {
       UnitResult unit = std::move(pending.front());
       pending.pop_front();
-      unit.crops = {};  // not written in predict mode: release before queueing
+      const int64_t sequence = unit.unit.sequence;
       int64_t bytes = unit.bytes();
-      if (!predicted_->push(std::move(unit), bytes, &times.waitingForOutputSeconds)) return false;
+      if (!predicted_->push(sequence, std::move(unit), bytes, &times.waitingForOutputSeconds)) return false;
     }
     return true;
   };
   while (true) {
     auto next = preprocessed_->pop(&times.waitingForInputSeconds);
     if (!next) break;
-    size_t finished = 0;
     {
       ScopedTimer busy(times.busySeconds);
       UnitResult& unit = pending.emplace_back(std::move(*next));
-      const int64_t rows = unit.unit.numRows;
-      unit.topkLabels.assign(rows * topk_, 0);
-      unit.topkScores.assign(rows * topk_, 0);
-      if (options_.writeLogits) unit.logits.assign(rows * numClasses_, 0);
+      runner.prepare(unit, options_.writeLogits);
       if (unit.fileError.ok()) {
-        for (int64_t row = 0; row < rows; ++row) {
+        for (int64_t row = 0; row < unit.unit.numRows; ++row) {
           if (unit.rowFailed(row)) {
             ++imagesDone_;
             continue;
           }
-          slots.emplace_back(&unit, row);
-          if (static_cast<int64_t>(slots.size()) == batchSize_) {
-            Status status = runBatch(slots);
-            if (!status.ok()) return failure_.set(status);
-          }
+          Status status = runner.add(unit, row);
+          if (!status.ok()) return failure_.set(status);
         }
       }
-      // Every unit before the one whose rows are still waiting in the batch is finished.
-      finished = pending.size();
-      if (!slots.empty()) {
-        finished = 0;
-        while (&pending[finished] != slots.front().first) ++finished;
-      }
+      unit.crops = {};  // every crop is in a batch now, and crops are not written when predicting
     }
-    if (!forwardFinished(finished)) return;
+    if (!forwardFinished(false)) return;
   }
   if (failure_.failed()) return;
   {
     ScopedTimer busy(times.busySeconds);
-    Status status = runBatch(slots);
+    Status status = runner.finish();
     if (!status.ok()) return failure_.set(status);
   }
-  forwardFinished(pending.size());
+  forwardFinished(true);
 }
 
 Status Pipeline::writeUnit(UnitResult& unit) {
@@ -430,7 +431,8 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   auto pipelineStart = Clock::now();
 
   StageStats preprocessStats("preprocess", workers_);
-  StageStats inferenceStats("inference", 1);
+  const int inferenceWorkers = static_cast<int>(backends_.size());
+  StageStats inferenceStats("inference", std::max(1, inferenceWorkers));
   StageStats writerStats("write", 1);
   std::vector<std::thread> preprocessThreads;
   std::atomic<int> preprocessRunning{workers_};
@@ -442,13 +444,14 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
       if (--preprocessRunning == 0) preprocessed_->close();
     });
   }
-  std::thread inferenceThread;
-  if (predicting) {
-    inferenceThread = std::thread([&] {
+  std::vector<std::thread> inferenceThreads;
+  std::atomic<int> inferenceRunning{inferenceWorkers};
+  for (auto& backend : backends_) {
+    inferenceThreads.emplace_back([&, backend = backend.get()] {
       WorkerTimes times;
-      inferenceWorker(times);
+      inferenceWorker(*backend, times);
       inferenceStats.add(times);
-      predicted_->close();
+      if (--inferenceRunning == 0) predicted_->close();
     });
   }
   std::thread writerThread([&] {
@@ -468,7 +471,7 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   });
 
   for (auto& thread : preprocessThreads) thread.join();
-  if (inferenceThread.joinable()) inferenceThread.join();
+  for (auto& thread : inferenceThreads) thread.join();
   writerThread.join();
   {
     std::lock_guard lock(monitorMutex);

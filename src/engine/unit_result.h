@@ -22,6 +22,7 @@ struct UnitResult {
   std::vector<float> topkScores;       // numRows x k
   std::vector<float> logits;           // numRows x classes, only when --logits
   Status fileError;                    // reading the unit failed: the whole file is bad
+  int64_t rowsInFlight = 0;            // rows handed to the model whose results have not arrived
 
   bool rowFailed(int64_t row) const { return !errors[row].empty(); }
 

@@ -51,21 +51,28 @@ void centerCrop(const uint8_t* pixels, const ImageShape& shape, int cropHeight, 
   }
 }
 
-void normalizeToNchw(const uint8_t* crops, int64_t count, int height, int width, Normalization normalization,
-                     float* out) {
-  const int64_t plane = int64_t{height} * width;
-  // Each value is computed with the same float32 operations, in the same order, as torchvision.
+std::array<float, 3 * 256> normalizationTable(Normalization normalization) {
+  std::array<float, 3 * 256> table{};
   for (int c = 0; c < 3; ++c) {
-    float table[256];
     for (int p = 0; p < 256; ++p) {
       float value = static_cast<float>(p);
       if (normalization == Normalization::kImagenet) value = value / 255.0f;
-      table[p] = (value - kImagenetMean[c]) / kImagenetStd[c];
+      table[c * 256 + p] = (value - kImagenetMean[c]) / kImagenetStd[c];
     }
+  }
+  return table;
+}
+
+void normalizeToNchw(const uint8_t* crops, int64_t count, int height, int width, Normalization normalization,
+                     float* out) {
+  const int64_t plane = int64_t{height} * width;
+  const auto table = normalizationTable(normalization);
+  for (int c = 0; c < 3; ++c) {
+    const float* channelTable = table.data() + c * 256;
     for (int64_t n = 0; n < count; ++n) {
       const uint8_t* source = crops + n * plane * 3 + c;
       float* target = out + (n * 3 + c) * plane;
-      for (int64_t i = 0; i < plane; ++i) target[i] = table[source[i * 3]];
+      for (int64_t i = 0; i < plane; ++i) target[i] = channelTable[source[i * 3]];
     }
   }
 }

@@ -40,6 +40,10 @@ int centerCropOffset(int size, int cropSize);
 /// (cropHeight x cropWidth x channels). The crop must fit inside the image.
 void centerCrop(const uint8_t* pixels, const ImageShape& shape, int cropHeight, int cropWidth, uint8_t* out);
 
+/// The normalized value of every pixel value of every channel: table[c * 256 + p], each computed
+/// with the same float32 operations, in the same order, as torchvision (shared by the GPU kernel).
+std::array<float, 3 * 256> normalizationTable(Normalization normalization);
+
 /// Converts `count` HWC uint8 crops of height x width x 3 into normalized float32 NCHW.
 void normalizeToNchw(const uint8_t* crops, int64_t count, int height, int width, Normalization normalization,
                      float* out);

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "backend/cpu/execution_plan.h"
-#include "backend/cpu/execution_steps.h"
+#include "backend/execution_steps.h"
 #include "backend/cpu/thread_count.h"
 #include "backend/cpu/weight_cache.h"
 

@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "backend/cpu/buffer_assignment.h"
+#include "backend/buffer_assignment.h"
 #include "model/window_geometry.h"
 
 namespace sluice::backend {

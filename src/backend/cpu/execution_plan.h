@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "backend/cpu/execution_steps.h"
+#include "backend/execution_steps.h"
 #include "backend/cpu/weight_cache.h"
 #include "model/graph.h"
 #include "sluice/status.h"

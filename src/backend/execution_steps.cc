@@ -1,4 +1,4 @@
-#include "backend/cpu/execution_steps.h"
+#include "backend/execution_steps.h"
 
 #include <map>
 

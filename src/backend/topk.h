@@ -1,7 +1,7 @@
 #pragma once
 #include <cstdint>
 
-namespace sluice::engine {
+namespace sluice::backend {
 
 /// Writes the k best classes of one image's outputs (highest first; ties go to the lower class)
 /// and their softmax probabilities. When `alreadyProbabilities` is true (the model ends in
@@ -9,4 +9,4 @@ namespace sluice::engine {
 void softmaxTopK(const float* outputs, int64_t classes, int k, bool alreadyProbabilities, int32_t* labels,
                  float* scores);
 
-}  // namespace sluice::engine
+}  // namespace sluice::backend

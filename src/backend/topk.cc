@@ -1,11 +1,11 @@
-#include "engine/topk.h"
+#include "backend/topk.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
 
-namespace sluice::engine {
+namespace sluice::backend {
 
 void softmaxTopK(const float* outputs, int64_t classes, int k, bool alreadyProbabilities, int32_t* labels,
                  float* scores) {
@@ -29,4 +29,4 @@ void softmaxTopK(const float* outputs, int64_t classes, int k, bool alreadyProba
   }
 }
 
-}  // namespace sluice::engine
+}  // namespace sluice::backend

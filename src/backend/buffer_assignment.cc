@@ -1,4 +1,4 @@
-#include "backend/cpu/buffer_assignment.h"
+#include "backend/buffer_assignment.h"
 
 #include <algorithm>
 #include <numeric>

@@ -1,11 +1,11 @@
-#include "engine/topk.h"
+#include "backend/topk.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-namespace sluice::engine {
+namespace sluice::backend {
 namespace {
 
 TEST(TopKTest, ReturnsBestClassesHighestFirstWithSoftmaxScores) {
@@ -49,4 +49,4 @@ TEST(TopKTest, ProbabilitiesArePassedThroughUnchanged) {
 }
 
 }  // namespace
-}  // namespace sluice::engine
+}  // namespace sluice::backend
