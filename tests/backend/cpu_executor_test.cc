@@ -7,8 +7,7 @@
 #include <cmath>
 #include <random>
 
-#include "model/graph_builders.h"
-#include "model/passes.h"
+#include "backend/test_graphs.h"
 
 namespace sluice::backend {
 namespace {
@@ -17,45 +16,12 @@ using model::Attribute;
 using model::Node;
 using model::Tensor;
 using model::testing::ints;
-
-std::vector<float> randomValues(int64_t count, std::mt19937& random) {
-  std::normal_distribution<float> normal(0.f, 1.f);
-  std::vector<float> values(count);
-  for (float& value : values) value = normal(random);
-  return values;
-}
-
-Tensor tensor(const std::string& name, std::vector<int64_t> dims, std::mt19937& random) {
-  Tensor result;
-  result.name = name;
-  result.dims = std::move(dims);
-  result.floats = randomValues(result.numElements(), random);
-  return result;
-}
-
-Node makeNode(const std::string& op, std::vector<std::string> inputs, std::string output) {
-  return model::testing::makeNode(op, op + "_" + output, std::move(inputs), output);
-}
-
-Attribute integer(int64_t value) {
-  Attribute attribute;
-  attribute.intValue = value;
-  return attribute;
-}
-
-model::Graph buildGraph(std::vector<Node> nodes, std::vector<Tensor> initializers,
-                        std::vector<int64_t> inputDims) {
-  model::OnnxModel onnx;
-  onnx.opsetVersion = 17;
-  onnx.nodes = std::move(nodes);
-  onnx.initializers = std::move(initializers);
-  onnx.inputs = {{"x", inputDims}};
-  onnx.outputs = {{"y", {}}};
-  auto graph = model::Graph::fromOnnx(std::move(onnx));
-  EXPECT_TRUE(graph.ok()) << graph.status().message();
-  EXPECT_TRUE(model::runStandardPasses(*graph).ok());
-  return std::move(graph).value();
-}
+using testing::buildGraph;
+using testing::integer;
+using testing::makeNode;
+using testing::randomValues;
+using testing::smallResidualNetwork;
+using testing::tensor;
 
 std::vector<float> run(const model::Graph& graph, const std::vector<float>& input,
                        int64_t batch) {
@@ -189,22 +155,6 @@ TEST(CpuExecutorTest, PoolingGemmAndSoftmaxMatchDirectLoops) {
     for (double logit : logits) expected.push_back(static_cast<float>(logit / total));
   }
   expectClose(run(graph, x, batch), expected);
-}
-
-model::Graph smallResidualNetwork(std::mt19937& random) {
-  Node stem = makeNode("Conv", {"x", "w1"}, "c1");
-  stem.attributes["strides"] = ints({2, 2});
-  stem.attributes["pads"] = ints({1, 1, 1, 1});
-  Node body = makeNode("Conv", {"r1", "w2"}, "c2");
-  body.attributes["pads"] = ints({1, 1, 1, 1});
-  Tensor fc = tensor("fc", {10, 32}, random);
-  Node gemm = makeNode("Gemm", {"f", "fc"}, "y");
-  gemm.attributes["transB"] = integer(1);
-  return buildGraph({stem, makeNode("Relu", {"c1"}, "r1"), body, makeNode("Add", {"c2", "r1"}, "a"),
-                     makeNode("Relu", {"a"}, "r2"), makeNode("GlobalAveragePool", {"r2"}, "g"),
-                     makeNode("Flatten", {"g"}, "f"), gemm},
-                    {tensor("w1", {32, 3, 3, 3}, random), tensor("w2", {32, 32, 3, 3}, random), fc},
-                    {-1, 3, 32, 32});
 }
 
 TEST(CpuExecutorTest, BatchSizesOneThreeAndThirtyTwoGiveTheSamePerImageResults) {

@@ -1,0 +1,222 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_devices.h"
+#include "backend/cuda/cuda_executor.h"
+#include "backend/cuda/device_memory.h"
+#include "backend/cuda/kernels.h"
+#include "backend/model_input.h"
+#include "image/preprocess.h"
+#include "model/model_loader.h"
+
+namespace sluice::backend::cuda {
+
+namespace {
+
+/// Batches one GPU keeps in flight: one copying in while one computes.
+constexpr int kSlots = 2;
+
+struct Slot {
+  PinnedBuffer hostCrops;
+  DeviceBuffer deviceCrops;
+  DeviceBuffer labels, scores, logits;               // top-k (and logits) on the device
+  PinnedBuffer hostLabels, hostScores, hostLogits;   // ... and their copies on the host
+  cudaEvent_t copied = nullptr;                      // the crops are on the device
+  cudaEvent_t done = nullptr;                        // the results are on the host
+  cudaGraphExec_t graph = nullptr;
+  int64_t launchedCount = 0;                         // 0: nothing launched since the last wait
+};
+
+}  // namespace
+
+struct CudaBackend::State {
+  BackendOptions options;
+  std::unique_ptr<CudaExecutor> executor;
+  cudaStream_t copyStream = nullptr;
+  cudaStream_t computeStream = nullptr;
+  DeviceBuffer normalizationTable;
+  Slot slots[kSlots];
+  int64_t cropBytes = 0;
+  int64_t numClasses = 0;
+  int topk = 0;
+  bool useGraphs = true;
+  std::string name;
+
+  ~State() {
+    cudaSetDevice(options.deviceIndex);
+    if (computeStream) cudaStreamSynchronize(computeStream);
+    if (copyStream) cudaStreamSynchronize(copyStream);
+    for (Slot& slot : slots) {
+      if (slot.graph) cudaGraphExecDestroy(slot.graph);
+      if (slot.copied) cudaEventDestroy(slot.copied);
+      if (slot.done) cudaEventDestroy(slot.done);
+    }
+    if (copyStream) cudaStreamDestroy(copyStream);
+    if (computeStream) cudaStreamDestroy(computeStream);
+  }
+
+  /// Everything a slot's batch does after its crops are on the device, on the compute stream.
+  Status enqueue(Slot& slot) {
+    const auto shape = executor->inputShape();
+    SLUICE_CUDA_RETURN_IF_ERROR(launchNormalize(slot.deviceCrops.as<uint8_t>(), options.batchSize,
+                                                static_cast<int>(shape[1]), static_cast<int>(shape[2]),
+                                                executor->inputChannels(), normalizationTable.as<float>(),
+                                                executor->storageType(), executor->input(), computeStream));
+    SLUICE_RETURN_IF_ERROR(executor->enqueue(computeStream));
+    float* logits = options.returnLogits ? slot.logits.as<float>() : nullptr;
+    SLUICE_CUDA_RETURN_IF_ERROR(launchSoftmaxTopK(executor->output(), options.batchSize, numClasses, topk,
+                                                  executor->outputsProbabilities(), executor->storageType(),
+                                                  slot.labels.as<int32_t>(), slot.scores.as<float>(), logits,
+                                                  computeStream));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.hostLabels.as<int32_t>(), slot.labels.data(),
+                                                slot.labels.bytes(), cudaMemcpyDeviceToHost, computeStream));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.hostScores.as<float>(), slot.scores.data(), slot.scores.bytes(),
+                                                cudaMemcpyDeviceToHost, computeStream));
+    if (logits) {
+      SLUICE_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.hostLogits.as<float>(), slot.logits.data(),
+                                                  slot.logits.bytes(), cudaMemcpyDeviceToHost, computeStream));
+    }
+    return Status::OK();
+  }
+
+  /// Records the slot's work as a CUDA graph; false (and eager launches from then on) if the
+  /// driver or a library refuses capture.
+  bool capture(Slot& slot) {
+    if (cudaStreamBeginCapture(computeStream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    Status enqueued = enqueue(slot);
+    cudaGraph_t graph = nullptr;
+    cudaError_t ended = cudaStreamEndCapture(computeStream, &graph);
+    bool ok = enqueued.ok() && ended == cudaSuccess && graph &&
+              cudaGraphInstantiate(&slot.graph, graph, 0) == cudaSuccess;
+    if (graph) cudaGraphDestroy(graph);
+    if (!ok) {
+      cudaGetLastError();
+      slot.graph = nullptr;
+    }
+    return ok;
+  }
+};
+
+CudaBackend::CudaBackend(std::unique_ptr<State> state) : state_(std::move(state)) {}
+CudaBackend::~CudaBackend() = default;
+
+Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& options) {
+  if (options.topk < 1) return Status::InvalidArgument("topk must be at least 1");
+  const CudaProbe& probe = probeCuda();
+  if (options.deviceIndex < 0 || options.deviceIndex >= static_cast<int>(probe.gpus.size())) {
+    return Status::InvalidArgument("GPU " + std::to_string(options.deviceIndex) + " is not available" +
+                                   (probe.problem.empty() ? "" : ": " + probe.problem));
+  }
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.deviceIndex));
+  auto state = std::make_unique<State>();
+  state->options = options;
+  SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(options.modelPath));
+  SLUICE_RETURN_IF_ERROR(checkModelInput(graph, options));
+  SLUICE_ASSIGN_OR_RETURN(state->executor, CudaExecutor::Make(graph, {.device = options.deviceIndex,
+                                                                     .precision = options.precision,
+                                                                     .batchSize = options.batchSize}));
+  CudaExecutor& executor = *state->executor;
+  state->numClasses = executor.outputSize();
+  if (state->numClasses > maxTopKClasses()) {
+    return Status::Unsupported("the CUDA top-k handles at most " + std::to_string(maxTopKClasses()) +
+                               " outputs per image; this model has " + std::to_string(state->numClasses));
+  }
+  state->topk = static_cast<int>(std::min<int64_t>(options.topk, state->numClasses));
+  state->cropBytes = int64_t{options.cropHeight} * options.cropWidth * 3;
+
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&state->copyStream, cudaStreamNonBlocking));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&state->computeStream, cudaStreamNonBlocking));
+  const auto table = image::normalizationTable(options.normalization);
+  SLUICE_RETURN_IF_ERROR(state->normalizationTable.allocate(sizeof(table)));
+  SLUICE_CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(state->normalizationTable.data(), table.data(), sizeof(table), cudaMemcpyHostToDevice));
+  const int64_t batch = options.batchSize;
+  for (Slot& slot : state->slots) {
+    SLUICE_RETURN_IF_ERROR(slot.hostCrops.allocate(batch * state->cropBytes));
+    SLUICE_RETURN_IF_ERROR(slot.deviceCrops.allocate(batch * state->cropBytes));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaMemset(slot.deviceCrops.data(), 0, batch * state->cropBytes));
+    SLUICE_RETURN_IF_ERROR(slot.labels.allocate(batch * state->topk * 4));
+    SLUICE_RETURN_IF_ERROR(slot.scores.allocate(batch * state->topk * 4));
+    SLUICE_RETURN_IF_ERROR(slot.hostLabels.allocate(batch * state->topk * 4));
+    SLUICE_RETURN_IF_ERROR(slot.hostScores.allocate(batch * state->topk * 4));
+    if (options.returnLogits) {
+      SLUICE_RETURN_IF_ERROR(slot.logits.allocate(batch * state->numClasses * 4));
+      SLUICE_RETURN_IF_ERROR(slot.hostLogits.allocate(batch * state->numClasses * 4));
+    }
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&slot.copied, cudaEventDisableTiming));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
+  }
+  // One eager batch checks every kernel before capture; then one graph per slot.
+  SLUICE_RETURN_IF_ERROR(state->enqueue(state->slots[0]));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state->computeStream));
+  for (Slot& slot : state->slots) state->useGraphs = state->useGraphs && state->capture(slot);
+
+  const auto& gpu = probe.gpus[options.deviceIndex];
+  state->name = "cuda:" + std::to_string(options.deviceIndex) + " (" + gpu.name + ", " +
+                precisionName(options.precision) + ", cuDNN " + cudnnVersionString(probe.cudnnVersion) + ", " +
+                (state->useGraphs ? "CUDA graphs" : "no CUDA graphs: capture refused") + ", " + executor.summary() +
+                ")";
+  return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(state)));
+}
+
+int CudaBackend::slots() const { return kSlots; }
+
+uint8_t* CudaBackend::inputSlot(int slot) { return state_->slots[slot].hostCrops.as<uint8_t>(); }
+
+Status CudaBackend::launch(int index, int64_t count) {
+  State& state = *state_;
+  if (index < 0 || index >= kSlots || count < 1 || count > state.options.batchSize) {
+    return Status::Internal("launch of slot " + std::to_string(index) + " with " + std::to_string(count) + " images");
+  }
+  Slot& slot = state.slots[index];
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(state.options.deviceIndex));
+  // Only the real crops travel; rows past `count` hold an earlier batch's crops and are ignored.
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(slot.deviceCrops.data(), slot.hostCrops.as<uint8_t>(),
+                                              count * state.cropBytes, cudaMemcpyHostToDevice, state.copyStream));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaEventRecord(slot.copied, state.copyStream));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(state.computeStream, slot.copied, 0));
+  if (state.useGraphs) {
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(slot.graph, state.computeStream));
+  } else {
+    SLUICE_RETURN_IF_ERROR(state.enqueue(slot));
+  }
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaEventRecord(slot.done, state.computeStream));
+  slot.launchedCount = count;
+  return Status::OK();
+}
+
+Result<BatchOutputs> CudaBackend::wait(int index) {
+  State& state = *state_;
+  Slot& slot = state.slots[index];
+  if (slot.launchedCount == 0) return Status::Internal("wait on slot " + std::to_string(index) + " before launch");
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(state.options.deviceIndex));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(slot.done));
+  slot.launchedCount = 0;
+  return BatchOutputs{.topkLabels = slot.hostLabels.as<int32_t>(),
+                      .topkScores = slot.hostScores.as<float>(),
+                      .logits = state.options.returnLogits ? slot.hostLogits.as<float>() : nullptr};
+}
+
+int64_t CudaBackend::numClasses() const { return state_->numClasses; }
+int CudaBackend::topk() const { return state_->topk; }
+
+int64_t CudaBackend::memoryBytes() const {
+  int64_t bytes = 0;
+  for (const Slot& slot : state_->slots) {
+    bytes += slot.hostCrops.bytes() + slot.hostLabels.bytes() + slot.hostScores.bytes() + slot.hostLogits.bytes();
+  }
+  return bytes;
+}
+
+std::string CudaBackend::deviceName() const { return state_->name; }
+
+}  // namespace sluice::backend::cuda

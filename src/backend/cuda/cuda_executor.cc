@@ -1,0 +1,631 @@
+#include "backend/cuda/cuda_executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <vector>
+
+#include "backend/buffer_assignment.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_memory.h"
+#include "backend/execution_steps.h"
+#include "model/window_geometry.h"
+
+namespace sluice::backend::cuda {
+
+namespace {
+
+constexpr int64_t kAlignment = 256;
+/// The most workspace one convolution may ask for; algorithms wanting more are passed over.
+constexpr size_t kMaxWorkspaceBytes = size_t{1} << 30;
+
+int64_t alignUp(int64_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+int64_t product(const std::vector<int64_t>& dims, size_t from = 0) {
+  int64_t result = 1;
+  for (size_t i = from; i < dims.size(); ++i) result *= dims[i];
+  return result;
+}
+
+cudnnDataType_t cudnnType(StorageType type) {
+  switch (type) {
+    case StorageType::kFloat: return CUDNN_DATA_FLOAT;
+    case StorageType::kHalf: return CUDNN_DATA_HALF;
+    case StorageType::kBfloat16: return CUDNN_DATA_BFLOAT16;
+  }
+  return CUDNN_DATA_FLOAT;
+}
+
+StorageType storageFor(Precision precision) {
+  switch (precision) {
+    case Precision::kFp16: return StorageType::kHalf;
+    case Precision::kBf16: return StorageType::kBfloat16;
+    default: return StorageType::kFloat;
+  }
+}
+
+Status unsupported(const model::Node& node, const std::string& why) {
+  return Status::Unsupported("node '" + node.name + "' (" + node.opType + ") cannot run on the CUDA backend: " + why);
+}
+
+Status setNhwc(TensorDescriptor& descriptor, StorageType type, int64_t n, int64_t c, int64_t h, int64_t w) {
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreateTensorDescriptor(descriptor.out()));
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(descriptor.get(), CUDNN_TENSOR_NHWC, cudnnType(type),
+                                                          static_cast<int>(n), static_cast<int>(c),
+                                                          static_cast<int>(h), static_cast<int>(w)));
+  return Status::OK();
+}
+
+/// An activation value: its ONNX (NCHW) shape, and where it lives (NHWC) in the arena.
+struct Value {
+  std::vector<int64_t> shape;
+  int root = -1;  // the value whose buffer this one shares (itself unless an alias)
+  int64_t bytes = 0;
+  int firstUse = 0;
+  int lastUse = 0;
+  int64_t offset = 0;
+};
+
+struct Op {
+  enum class Kind { kConv, kPool, kGlobalAveragePool, kAdd, kRelu, kToNchw, kSoftmax, kSleep };
+  Kind kind = Kind::kConv;
+  const model::Node* node = nullptr;
+  std::vector<int> inputs;
+  int output = -1;
+
+  // kConv (also Gemm and MatMul, as 1x1 convolutions)
+  TensorDescriptor x, y, bias;
+  FilterDescriptor w;
+  ConvolutionDescriptor conv;
+  ActivationDescriptor activation;
+  cudnnConvolutionFwdAlgo_t fusedAlgo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  cudnnConvolutionFwdAlgo_t plainAlgo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  cudnnMathType_t fusedMath = CUDNN_DEFAULT_MATH;
+  cudnnMathType_t plainMath = CUDNN_DEFAULT_MATH;
+  bool hasFusedAlgo = false;
+  bool fused = true;   // one cudnnConvolutionBiasActivationForward; else convolution + sluice epilogue
+  int sumInput = -1;   // value added before the ReLU
+  bool relu = false;
+  int64_t weightOffset = 0;     // bytes into the weight arena (storage type)
+  int64_t biasOffset = 0;       // bytes into the weight arena (storage type), for the fused call
+  int64_t biasFloatOffset = 0;  // bytes into the float bias arena, for the epilogue kernel
+  int64_t outChannels = 0;
+
+  // kPool
+  PoolingDescriptor pool;
+
+  // kGlobalAveragePool, kToNchw, kAdd, kRelu, kSoftmax: sizes
+  int64_t count = 0;
+  int64_t rows = 0;
+  int64_t spatial = 0;
+  int64_t channels = 0;
+
+  // kSleep
+  int64_t nanoseconds = 0;
+};
+
+}  // namespace
+
+struct CudaExecutor::State {
+  CudaExecutorOptions options;
+  const model::Graph* graph = nullptr;  // during build only
+  StorageType type = StorageType::kHalf;
+  CudnnHandle handle;
+  std::vector<Value> values;
+  std::map<std::string, int> valueIds;
+  std::vector<Op> ops;
+  DeviceBuffer arena;
+  DeviceBuffer weights;      // storage type
+  DeviceBuffer biasFloats;   // float
+  DeviceBuffer workspace;
+  size_t workspaceBytes = 0;
+  std::array<int64_t, 3> inputShape{};
+  int inputChannels = 3;
+  int inputValue = -1;
+  int outputValue = -1;
+  int64_t outputSize = 0;
+  bool outputsProbabilities = false;
+
+  // Host copies of the weights, gathered while building ops and uploaded at once.
+  std::vector<float> hostWeights;  // every weight and bias, float, at offsets / storage bytes
+  std::vector<float> hostBiases;
+
+  void* address(int value) const {
+    return static_cast<char*>(arena.data()) + values[values[value].root].offset;
+  }
+  void* weightAddress(int64_t offset) const { return static_cast<char*>(weights.data()) + offset; }
+
+  int64_t addWeights(const std::vector<float>& data) {
+    const int64_t elementBytes = storageBytes(type);
+    // Keep every tensor's start aligned: pad the float staging vector to a multiple of the alignment.
+    int64_t offsetElements = static_cast<int64_t>(hostWeights.size());
+    int64_t alignedElements = alignUp(offsetElements * elementBytes) / elementBytes;
+    hostWeights.resize(alignedElements, 0.0f);
+    hostWeights.insert(hostWeights.end(), data.begin(), data.end());
+    return alignedElements * elementBytes;
+  }
+  int64_t addBiasFloats(const std::vector<float>& data) {
+    int64_t offsetElements = alignUp(static_cast<int64_t>(hostBiases.size()) * 4) / 4;
+    hostBiases.resize(offsetElements, 0.0f);
+    hostBiases.insert(hostBiases.end(), data.begin(), data.end());
+    return offsetElements * 4;
+  }
+
+  int valueId(const std::string& name) {
+    auto [it, inserted] = valueIds.emplace(name, static_cast<int>(values.size()));
+    if (inserted) {
+      values.emplace_back();
+      values.back().root = it->second;
+    }
+    return it->second;
+  }
+
+  Status build(const model::Graph& graph);
+  Status buildConv(Op& op, const model::Node& node, const std::string& sumInput, bool relu);
+  Status buildGemm(Op& op, const model::Node& node);
+  Status buildPool(Op& op, const model::Node& node);
+  Status convolutionDescriptors(Op& op, int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                int64_t outH, int64_t outW, std::array<int64_t, 2> pads,
+                                std::array<int64_t, 2> strides, std::array<int64_t, 2> dilations, int64_t group);
+  Status chooseAlgorithms(Op& op);
+  Status allocate();
+  Status runOp(Op& op, cudaStream_t stream);
+  Status validate(cudaStream_t stream);
+};
+
+CudaExecutor::CudaExecutor(std::unique_ptr<State> state) : state_(std::move(state)) {}
+CudaExecutor::~CudaExecutor() = default;
+
+Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& graph,
+                                                         const CudaExecutorOptions& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  state->type = storageFor(options.precision);
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreate(state->handle.out()));
+  SLUICE_RETURN_IF_ERROR(state->build(graph));
+  SLUICE_RETURN_IF_ERROR(state->allocate());
+  cudaStream_t stream = nullptr;
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  Status validated = state->validate(stream);
+  cudaStreamDestroy(stream);
+  SLUICE_RETURN_IF_ERROR(validated);
+  return std::unique_ptr<CudaExecutor>(new CudaExecutor(std::move(state)));
+}
+
+Status CudaExecutor::State::build(const model::Graph& graph) {
+  this->graph = &graph;
+  const int64_t batch = options.batchSize;
+  SLUICE_ASSIGN_OR_RETURN(model::ShapeMap shapes, graph.inferShapes(batch));
+  inputShape = graph.inputShape();
+  // Tensor-core kernels want channel counts in multiples of 8 (fp16, bf16) or 4 (tf32): the
+  // first convolution gets zero channels (and zero weights) appended, which change nothing.
+  const auto steps = planExecutionSteps(graph);
+  bool onlyConvsReadInput = true;
+  for (const auto& step : steps) {
+    for (const auto& input : step.inputs) {
+      if (input == graph.inputName() && (step.node->opType != "Conv" || step.node->intAttribute("group", 1) != 1)) {
+        onlyConvsReadInput = false;
+      }
+    }
+  }
+  inputChannels = static_cast<int>(inputShape[0]);
+  if (onlyConvsReadInput && inputShape[0] == 3) {
+    if (type != StorageType::kFloat) inputChannels = 8;
+    else if (options.precision == Precision::kTf32) inputChannels = 4;
+  }
+  inputValue = valueId(graph.inputName());
+  values[inputValue].shape = {batch, inputChannels, inputShape[1], inputShape[2]};
+  values[inputValue].firstUse = 0;
+
+  auto readValue = [&](const std::string& name, int use) {
+    int id = valueId(name);
+    Value& root = values[values[id].root];
+    root.lastUse = std::max(root.lastUse, use);
+    return id;
+  };
+  auto makeValue = [&](const std::string& name, int use) {
+    int id = valueId(name);
+    values[id].shape = shapes.at(name);
+    values[id].firstUse = use;
+    values[id].lastUse = std::max(values[id].lastUse, use);
+    return id;
+  };
+  auto alias = [&](const std::string& name, int source, int use) {
+    int id = valueId(name);
+    values[id].shape = shapes.at(name);
+    values[id].root = values[source].root;
+    Value& root = values[values[id].root];
+    root.lastUse = std::max(root.lastUse, use);
+    return id;
+  };
+
+  // Use 0 is the normalize kernel; step i is use i + 1; the top-k kernel reads the output last.
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto& step = steps[i];
+    const model::Node& node = *step.node;
+    const int use = static_cast<int>(i) + 1;
+    const std::string& op = node.opType;
+    Op built;
+    built.node = &node;
+    for (const auto& input : step.inputs) built.inputs.push_back(readValue(input, use));
+    if (op == "Identity" || op == model::kSleepOp) {
+      int out = alias(step.output, built.inputs.at(0), use);
+      if (op == model::kSleepOp) {
+        SLUICE_ASSIGN_OR_RETURN(double seconds, model::sleepSeconds(node));
+        built.kind = Op::Kind::kSleep;
+        built.nanoseconds = static_cast<int64_t>(seconds * 1e9);
+        built.output = out;
+        ops.push_back(std::move(built));
+      }
+      continue;
+    }
+    if (op == "Flatten" || op == "Reshape") {
+      const auto& in = values[built.inputs.at(0)].shape;
+      const auto& outShape = shapes.at(step.output);
+      if (outShape.size() != 2 || outShape[0] != batch) {
+        return unsupported(node, "only reshapes to [batch, features] are supported");
+      }
+      if (in.size() == 4 && in[2] * in[3] != 1) {
+        // NHWC in memory, but the features must come in ONNX (C, H, W) order.
+        built.kind = Op::Kind::kToNchw;
+        built.rows = batch;
+        built.spatial = in[2] * in[3];
+        built.channels = in[1];
+        built.output = makeValue(step.output, use);
+        ops.push_back(std::move(built));
+      } else {
+        alias(step.output, built.inputs.at(0), use);
+      }
+      continue;
+    }
+    built.output = makeValue(step.output, use);
+    const auto& outShape = values[built.output].shape;
+    if (op == "Conv") {
+      SLUICE_RETURN_IF_ERROR(buildConv(built, node, step.sumInput, step.fuseRelu));
+    } else if (op == "Gemm" || op == "MatMul") {
+      SLUICE_RETURN_IF_ERROR(buildGemm(built, node));
+    } else if (op == "MaxPool" || op == "AveragePool") {
+      SLUICE_RETURN_IF_ERROR(buildPool(built, node));
+    } else if (op == "GlobalAveragePool") {
+      const auto& in = values[built.inputs.at(0)].shape;
+      built.kind = Op::Kind::kGlobalAveragePool;
+      built.rows = batch;
+      built.spatial = product(in, 2);
+      built.channels = in.at(1);
+    } else if (op == "Add" || op == "Relu") {
+      if (op == "Add" && (built.inputs.size() != 2 || values[built.inputs[0]].shape != values[built.inputs[1]].shape)) {
+        return unsupported(node, "only the sum of two activations of the same shape is supported");
+      }
+      built.kind = op == "Add" ? Op::Kind::kAdd : Op::Kind::kRelu;
+      built.count = product(outShape);
+      built.channels = outShape.size() > 1 ? outShape[1] : 1;
+    } else if (op == "Softmax") {
+      const int64_t axis = node.intAttribute("axis", graph.opsetVersion() >= 13 ? -1 : 1);
+      if (product(outShape, 2) != 1 || (axis != 1 && axis != -1 && axis != static_cast<int64_t>(outShape.size()) - 1)) {
+        return unsupported(node, "only a softmax over the classes of [batch, classes] is supported");
+      }
+      built.kind = Op::Kind::kSoftmax;
+      built.rows = batch;
+      built.channels = outShape.at(1);
+    } else {
+      return unsupported(node, "no CUDA kernel for this op here (BatchNormalization must follow a Conv)");
+    }
+    ops.push_back(std::move(built));
+  }
+
+  outputValue = valueId(graph.outputName());
+  const auto& outShape = values[outputValue].shape;
+  if (outShape.empty() || outShape[0] != batch || product(outShape, 2) != 1) {
+    return Status::Unsupported("the CUDA backend needs a model output of [batch, classes]; this one is " +
+                               std::to_string(outShape.size()) + "-D with spatial positions");
+  }
+  outputSize = product(outShape, 1);
+  values[values[outputValue].root].lastUse = static_cast<int>(steps.size()) + 1;
+  outputsProbabilities = !graph.nodes().empty() && graph.nodes().back().opType == "Softmax";
+  return Status::OK();
+}
+
+Status CudaExecutor::State::convolutionDescriptors(Op& op, int64_t n, int64_t c, int64_t h, int64_t w, int64_t k,
+                                                   int64_t r, int64_t s, int64_t outH, int64_t outW,
+                                                   std::array<int64_t, 2> pads, std::array<int64_t, 2> strides,
+                                                   std::array<int64_t, 2> dilations, int64_t group) {
+  const cudnnDataType_t dataType = cudnnType(type);
+  SLUICE_RETURN_IF_ERROR(setNhwc(op.x, type, n, c, h, w));
+  SLUICE_RETURN_IF_ERROR(setNhwc(op.y, type, n, k, outH, outW));
+  SLUICE_RETURN_IF_ERROR(setNhwc(op.bias, type, 1, k, 1, 1));
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreateFilterDescriptor(op.w.out()));
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetFilter4dDescriptor(op.w.get(), dataType, CUDNN_TENSOR_NHWC,
+                                                          static_cast<int>(k), static_cast<int>(c / group),
+                                                          static_cast<int>(r), static_cast<int>(s)));
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreateConvolutionDescriptor(op.conv.out()));
+  // fp16 and bf16 store in 16 bits and accumulate in fp32.
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolution2dDescriptor(
+      op.conv.get(), static_cast<int>(pads[0]), static_cast<int>(pads[1]), static_cast<int>(strides[0]),
+      static_cast<int>(strides[1]), static_cast<int>(dilations[0]), static_cast<int>(dilations[1]),
+      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionGroupCount(op.conv.get(), static_cast<int>(group)));
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreateActivationDescriptor(op.activation.out()));
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetActivationDescriptor(
+      op.activation.get(), op.relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  op.outChannels = k;
+  return chooseAlgorithms(op);
+}
+
+Status CudaExecutor::State::chooseAlgorithms(Op& op) {
+  // fp32 means true FP32: only FMA kernels. Everything else may use tensor cores.
+  const bool fmaOnly = options.precision == Precision::kFp32;
+  SLUICE_CUDNN_RETURN_IF_ERROR(
+      cudnnSetConvolutionMathType(op.conv.get(), fmaOnly ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+  cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int returned = 0;
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnGetConvolutionForwardAlgorithm_v7(
+      handle.get(), op.x.get(), op.w.get(), op.conv.get(), op.y.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
+      results));
+  bool foundPlain = false;
+  for (int i = 0; i < returned; ++i) {
+    const auto& result = results[i];
+    if (result.status != CUDNN_STATUS_SUCCESS || result.memory > kMaxWorkspaceBytes) continue;
+    if (fmaOnly && (result.mathType == CUDNN_TENSOR_OP_MATH || result.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) {
+      continue;
+    }
+    if (!foundPlain) {
+      op.plainAlgo = result.algo;
+      op.plainMath = result.mathType;
+      foundPlain = true;
+    }
+    // The fused call without an activation only runs with the implicit precomputed GEMM algorithm.
+    if (!op.hasFusedAlgo && (op.relu || result.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)) {
+      op.fusedAlgo = result.algo;
+      op.fusedMath = result.mathType;
+      op.hasFusedAlgo = true;
+    }
+  }
+  if (!foundPlain) return unsupported(*op.node, "cuDNN offers no algorithm for this convolution");
+  if (!op.hasFusedAlgo) {
+    op.fusedAlgo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+    op.fusedMath = fmaOnly ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+    op.hasFusedAlgo = true;
+  }
+  for (auto [algo, math] : {std::pair{op.fusedAlgo, op.fusedMath}, std::pair{op.plainAlgo, op.plainMath}}) {
+    SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(op.conv.get(), math));
+    size_t bytes = 0;
+    if (cudnnGetConvolutionForwardWorkspaceSize(handle.get(), op.x.get(), op.w.get(), op.conv.get(), op.y.get(), algo,
+                                                &bytes) == CUDNN_STATUS_SUCCESS) {
+      workspaceBytes = std::max(workspaceBytes, bytes);
+    }
+  }
+  return Status::OK();
+}
+
+Status CudaExecutor::State::buildConv(Op& op, const model::Node& node, const std::string& sumInput, bool relu) {
+  op.kind = Op::Kind::kConv;
+  op.relu = relu;
+  if (!sumInput.empty()) op.sumInput = valueId(sumInput);
+  const model::Tensor* weight = graph->initializer(node.inputs.at(1));
+  if (!weight || weight->dims.size() != 4 || weight->floats.empty()) {
+    return unsupported(node, "the weight must be a constant 4-D float tensor");
+  }
+  const auto& in = values[op.inputs.at(0)].shape;
+  const auto& out = values[op.output].shape;
+  if (in.size() != 4) return unsupported(node, "only 2-D convolutions are supported");
+  const int64_t group = node.intAttribute("group", 1);
+  const int64_t k = weight->dims[0], groupChannels = weight->dims[1], r = weight->dims[2], s = weight->dims[3];
+  SLUICE_ASSIGN_OR_RETURN(model::WindowGeometry window, model::resolveWindow(node, {in[2], in[3]}, {r, s}));
+  if (window.padsBegin != window.effectivePadsEnd({in[2], in[3]})) {
+    return unsupported(node, "cuDNN needs the same padding at both ends");
+  }
+  // ONNX KCRS -> cuDNN NHWC filters (KRSC); a padded input gets zero weights for its extra channels.
+  const int64_t channels = group == 1 ? in[1] : groupChannels;
+  std::vector<float> filter(k * r * s * channels, 0.0f);
+  for (int64_t o = 0; o < k; ++o) {
+    for (int64_t c = 0; c < groupChannels; ++c) {
+      for (int64_t y = 0; y < r; ++y) {
+        for (int64_t x = 0; x < s; ++x) {
+          filter[((o * r + y) * s + x) * channels + c] = weight->floats[((o * groupChannels + c) * r + y) * s + x];
+        }
+      }
+    }
+  }
+  op.weightOffset = addWeights(filter);
+  std::vector<float> bias(k, 0.0f);
+  if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+    const model::Tensor* given = graph->initializer(node.inputs[2]);
+    if (!given || given->numElements() != k) return unsupported(node, "the bias must be a constant of one value per output channel");
+    bias = given->floats;
+  }
+  op.biasOffset = addWeights(bias);
+  op.biasFloatOffset = addBiasFloats(bias);
+  return convolutionDescriptors(op, in[0], in[1], in[2], in[3], k, r, s, out[2], out[3], window.padsBegin,
+                                window.strides, window.dilations, group);
+}
+
+Status CudaExecutor::State::buildGemm(Op& op, const model::Node& node) {
+  // [N, K] x [K, M] (+ bias) runs as a 1x1 convolution of an N x K x 1 x 1 tensor.
+  op.kind = Op::Kind::kConv;
+  const auto& in = values[op.inputs.at(0)].shape;
+  if (in.size() != 2) return unsupported(node, "the activation input must be [batch, features]");
+  const int64_t features = in[1];
+  const bool isGemm = node.opType == "Gemm";
+  const model::Tensor* b = graph->initializer(node.inputs.at(1));
+  if (!b || b->dims.size() != 2 || b->floats.empty()) return unsupported(node, "B must be a constant 2-D float matrix");
+  if (isGemm && node.intAttribute("transA", 0) != 0) return unsupported(node, "transA=1 is not supported");
+  const bool transB = isGemm && node.intAttribute("transB", 0) != 0;
+  const float alpha = isGemm ? node.floatAttribute("alpha", 1.0f) : 1.0f;
+  const float beta = isGemm ? node.floatAttribute("beta", 1.0f) : 1.0f;
+  const int64_t m = transB ? b->dims[0] : b->dims[1];
+  if ((transB ? b->dims[1] : b->dims[0]) != features) return unsupported(node, "B does not match the input features");
+  std::vector<float> filter(m * features);
+  for (int64_t o = 0; o < m; ++o) {
+    for (int64_t f = 0; f < features; ++f) {
+      filter[o * features + f] = alpha * (transB ? b->floats[o * features + f] : b->floats[f * m + o]);
+    }
+  }
+  op.weightOffset = addWeights(filter);
+  std::vector<float> bias(m, 0.0f);
+  if (isGemm && node.inputs.size() > 2 && !node.inputs[2].empty()) {
+    const model::Tensor* c = graph->initializer(node.inputs[2]);
+    if (!c || (c->numElements() != m && c->numElements() != 1)) {
+      return unsupported(node, "C must be a constant of one value per output (or one value)");
+    }
+    for (int64_t o = 0; o < m; ++o) bias[o] = beta * c->floats[c->numElements() == 1 ? 0 : o];
+  }
+  op.biasOffset = addWeights(bias);
+  op.biasFloatOffset = addBiasFloats(bias);
+  return convolutionDescriptors(op, in[0], features, 1, 1, m, 1, 1, 1, 1, {0, 0}, {1, 1}, {1, 1}, 1);
+}
+
+Status CudaExecutor::State::buildPool(Op& op, const model::Node& node) {
+  op.kind = Op::Kind::kPool;
+  const auto& in = values[op.inputs.at(0)].shape;
+  const auto& out = values[op.output].shape;
+  if (in.size() != 4) return unsupported(node, "only 2-D pooling is supported");
+  SLUICE_ASSIGN_OR_RETURN(model::WindowGeometry window, model::resolveWindow(node, {in[2], in[3]}, {0, 0}));
+  if (window.dilations != std::array<int64_t, 2>{1, 1}) return unsupported(node, "dilated pooling is not supported");
+  if (window.padsBegin != window.effectivePadsEnd({in[2], in[3]})) {
+    return unsupported(node, "cuDNN needs the same padding at both ends (and no ceil_mode overhang)");
+  }
+  cudnnPoolingMode_t mode = CUDNN_POOLING_MAX;
+  if (node.opType == "AveragePool") {
+    mode = node.intAttribute("count_include_pad", 0) != 0 ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
+                                                           : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
+  }
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreatePoolingDescriptor(op.pool.out()));
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetPooling2dDescriptor(
+      op.pool.get(), mode, CUDNN_NOT_PROPAGATE_NAN, static_cast<int>(window.kernel[0]),
+      static_cast<int>(window.kernel[1]), static_cast<int>(window.padsBegin[0]), static_cast<int>(window.padsBegin[1]),
+      static_cast<int>(window.strides[0]), static_cast<int>(window.strides[1])));
+  SLUICE_RETURN_IF_ERROR(setNhwc(op.x, type, in[0], in[1], in[2], in[3]));
+  SLUICE_RETURN_IF_ERROR(setNhwc(op.y, type, out[0], out[1], out[2], out[3]));
+  return Status::OK();
+}
+
+Status CudaExecutor::State::allocate() {
+  std::vector<BufferRequest> requests;
+  std::vector<int> owners;
+  const int64_t elementBytes = storageBytes(type);
+  for (size_t id = 0; id < values.size(); ++id) {
+    Value& value = values[id];
+    if (value.root != static_cast<int>(id)) continue;
+    value.bytes = product(value.shape) * elementBytes;
+    requests.push_back({alignUp(value.bytes), value.firstUse, value.lastUse});
+    owners.push_back(static_cast<int>(id));
+  }
+  BufferLayout layout = assignBuffers(requests, kAlignment);
+  for (size_t i = 0; i < owners.size(); ++i) values[owners[i]].offset = layout.offsets[i];
+  SLUICE_RETURN_IF_ERROR(arena.allocate(std::max<int64_t>(layout.totalBytes, kAlignment)));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaMemset(arena.data(), 0, static_cast<size_t>(arena.bytes())));
+
+  // Weights: uploaded as float once, converted on the GPU to the storage type.
+  const int64_t weightCount = static_cast<int64_t>(hostWeights.size());
+  SLUICE_RETURN_IF_ERROR(weights.allocate(std::max<int64_t>(weightCount * elementBytes, kAlignment)));
+  DeviceBuffer staging;
+  SLUICE_RETURN_IF_ERROR(staging.allocate(std::max<int64_t>(weightCount * 4, kAlignment)));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaMemcpy(staging.data(), hostWeights.data(), weightCount * 4, cudaMemcpyHostToDevice));
+  SLUICE_CUDA_RETURN_IF_ERROR(launchCast(staging.as<float>(), weights.data(), weightCount, type, nullptr));
+  SLUICE_RETURN_IF_ERROR(biasFloats.allocate(std::max<int64_t>(static_cast<int64_t>(hostBiases.size()) * 4, kAlignment)));
+  SLUICE_CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(biasFloats.data(), hostBiases.data(), hostBiases.size() * 4, cudaMemcpyHostToDevice));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
+  hostWeights = {};
+  hostBiases = {};
+  return workspace.allocate(static_cast<int64_t>(workspaceBytes));
+}
+
+Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream) {
+  const float one = 1.0f, zero = 0.0f;
+  void* y = address(op.output);
+  const void* x = op.inputs.empty() ? nullptr : address(op.inputs[0]);
+  switch (op.kind) {
+    case Op::Kind::kConv: {
+      const void* w = weightAddress(op.weightOffset);
+      const void* z = op.sumInput >= 0 ? address(op.sumInput) : y;
+      if (op.fused) {
+        const float alpha2 = op.sumInput >= 0 ? 1.0f : 0.0f;
+        SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(op.conv.get(), op.fusedMath));
+        SLUICE_CUDNN_RETURN_IF_ERROR(cudnnConvolutionBiasActivationForward(
+            handle.get(), &one, op.x.get(), x, op.w.get(), w, op.conv.get(), op.fusedAlgo, workspace.data(),
+            workspaceBytes, &alpha2, op.y.get(), z, op.bias.get(), weightAddress(op.biasOffset), op.activation.get(),
+            op.y.get(), y));
+        return Status::OK();
+      }
+      SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(op.conv.get(), op.plainMath));
+      SLUICE_CUDNN_RETURN_IF_ERROR(cudnnConvolutionForward(handle.get(), &one, op.x.get(), x, op.w.get(), w,
+                                                           op.conv.get(), op.plainAlgo, workspace.data(),
+                                                           workspaceBytes, &zero, op.y.get(), y));
+      const float* bias = reinterpret_cast<const float*>(static_cast<const char*>(biasFloats.data()) + op.biasFloatOffset);
+      const int64_t count = product(values[op.output].shape);
+      return cudaStatus(launchBiasAddRelu(y, bias, op.sumInput >= 0 ? z : nullptr, y, count, op.outChannels, op.relu,
+                                          type, stream),
+                        "bias/add/ReLU epilogue");
+    }
+    case Op::Kind::kPool:
+      SLUICE_CUDNN_RETURN_IF_ERROR(cudnnPoolingForward(handle.get(), op.pool.get(), &one, op.x.get(), x, &zero,
+                                                       op.y.get(), y));
+      return Status::OK();
+    case Op::Kind::kGlobalAveragePool:
+      return cudaStatus(launchGlobalAveragePool(x, y, op.rows, op.spatial, op.channels, type, stream),
+                        "global average pool");
+    case Op::Kind::kAdd:
+      return cudaStatus(launchBiasAddRelu(x, nullptr, address(op.inputs.at(1)), y, op.count, op.channels, false, type,
+                                          stream),
+                        "add");
+    case Op::Kind::kRelu:
+      return cudaStatus(launchBiasAddRelu(x, nullptr, nullptr, y, op.count, op.channels, true, type, stream), "ReLU");
+    case Op::Kind::kToNchw:
+      return cudaStatus(launchNhwcToNchw(x, y, op.rows, op.spatial, op.channels, type, stream), "flatten");
+    case Op::Kind::kSoftmax:
+      return cudaStatus(launchSoftmax(x, y, op.rows, op.channels, type, stream), "softmax");
+    case Op::Kind::kSleep:
+      return cudaStatus(launchSleep(op.nanoseconds, stream), "sleep");
+  }
+  return Status::Internal("unknown CUDA op");
+}
+
+Status CudaExecutor::State::validate(cudaStream_t stream) {
+  // One eager pass: every call is tried once before any is captured into a CUDA graph. A fused
+  // convolution cuDNN turns down runs as a convolution plus sluice's epilogue kernel instead.
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetStream(handle.get(), stream));
+  for (Op& op : ops) {
+    Status status = runOp(op, stream);
+    if (status.ok()) status = cudaStatus(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    if (!status.ok() && op.kind == Op::Kind::kConv && op.fused) {
+      cudaGetLastError();
+      op.fused = false;
+      status = runOp(op, stream);
+      if (status.ok()) status = cudaStatus(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    }
+    if (!status.ok()) return status.withContext("node '" + op.node->name + "'");
+  }
+  return Status::OK();
+}
+
+Status CudaExecutor::enqueue(cudaStream_t stream) {
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetStream(state_->handle.get(), stream));
+  for (auto& op : state_->ops) SLUICE_RETURN_IF_ERROR(state_->runOp(op, stream));
+  return Status::OK();
+}
+
+void* CudaExecutor::input() const { return state_->address(state_->inputValue); }
+int CudaExecutor::inputChannels() const { return state_->inputChannels; }
+std::array<int64_t, 3> CudaExecutor::inputShape() const { return state_->inputShape; }
+const void* CudaExecutor::output() const { return state_->address(state_->outputValue); }
+int64_t CudaExecutor::outputSize() const { return state_->outputSize; }
+StorageType CudaExecutor::storageType() const { return state_->type; }
+bool CudaExecutor::outputsProbabilities() const { return state_->outputsProbabilities; }
+
+int64_t CudaExecutor::deviceBytes() const {
+  return state_->arena.bytes() + state_->weights.bytes() + state_->biasFloats.bytes() + state_->workspace.bytes();
+}
+
+std::string CudaExecutor::summary() const {
+  int convolutions = 0, fused = 0;
+  for (const auto& op : state_->ops) {
+    if (op.kind != Op::Kind::kConv) continue;
+    ++convolutions;
+    fused += op.fused;
+  }
+  return std::to_string(fused) + " of " + std::to_string(convolutions) + " convolutions fused with bias/add/ReLU";
+}
+
+}  // namespace sluice::backend::cuda

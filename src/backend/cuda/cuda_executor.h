@@ -1,0 +1,59 @@
+#pragma once
+// Runs a model graph on one GPU for one batch size: cuDNN convolutions in NHWC with bias, residual
+// Add and ReLU fused into the convolution call, sluice kernels for the rest. Weights, activations
+// (one liveness-packed arena) and the cuDNN workspace are allocated once, at Make; enqueue() only
+// launches work, so it can be captured into a CUDA graph.
+
+#include <cuda_runtime.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "backend/cuda/kernels.h"
+#include "backend/inference_backend.h"
+#include "model/graph.h"
+#include "sluice/status.h"
+
+namespace sluice::backend::cuda {
+
+struct CudaExecutorOptions {
+  int device = 0;
+  Precision precision = Precision::kFp16;
+  int64_t batchSize = 256;
+};
+
+class CudaExecutor {
+ public:
+  /// Prepares `graph` (after model::runStandardPasses) on options.device, which must be current.
+  /// Unsupported op configurations -> Unsupported naming the node.
+  static Result<std::unique_ptr<CudaExecutor>> Make(const model::Graph& graph, const CudaExecutorOptions& options);
+  ~CudaExecutor();
+
+  /// Enqueues the forward pass on `stream`: reads input(), writes output(). Launches only.
+  Status enqueue(cudaStream_t stream);
+
+  /// The model input on the device: batchSize x H x W x inputChannels() (NHWC) in storageType();
+  /// channels past the model's 3 (padding for tensor-core kernels) must be zero.
+  void* input() const;
+  int inputChannels() const;
+  std::array<int64_t, 3> inputShape() const;  // the model's C, H, W
+  /// The model output on the device: batchSize x outputSize() in storageType().
+  const void* output() const;
+  int64_t outputSize() const;
+  StorageType storageType() const;
+  /// True when the model ends in Softmax.
+  bool outputsProbabilities() const;
+  /// Device memory held: weights, activation arena, workspace.
+  int64_t deviceBytes() const;
+  /// "fused conv+bias+ReLU: 53 of 53 convolutions" and similar, for the report.
+  std::string summary() const;
+
+ private:
+  struct State;
+  explicit CudaExecutor(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace sluice::backend::cuda

@@ -1,0 +1,308 @@
+#include "backend/cuda/kernels.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cfloat>
+
+namespace sluice::backend::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ float toFloat(float v) { return v; }
+__device__ __forceinline__ float toFloat(__half v) { return __half2float(v); }
+__device__ __forceinline__ float toFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T>
+__device__ __forceinline__ T fromFloat(float v);
+template <>
+__device__ __forceinline__ float fromFloat<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half fromFloat<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 fromFloat<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+int blocksFor(int64_t count) {
+  int64_t blocks = (count + kThreads - 1) / kThreads;
+  return static_cast<int>(blocks < 65535 * 16 ? blocks : 65535 * 16);
+}
+
+template <typename T>
+struct Type {
+  using type = T;
+};
+
+/// Calls body(Type<T>{}) with T the C++ type of `type`, then returns the launch error.
+template <typename Body>
+cudaError_t dispatch(StorageType type, Body body) {
+  switch (type) {
+    case StorageType::kFloat: body(Type<float>{}); break;
+    case StorageType::kHalf: body(Type<__half>{}); break;
+    case StorageType::kBfloat16: body(Type<__nv_bfloat16>{}); break;
+  }
+  return cudaGetLastError();
+}
+
+template <typename T>
+__global__ void normalizeKernel(const uint8_t* crops, int64_t pixels, int channels, const float* table, T* out) {
+  __shared__ float shared[3 * 256];
+  for (int i = threadIdx.x; i < 3 * 256; i += blockDim.x) shared[i] = table[i];
+  __syncthreads();
+  for (int64_t p = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; p < pixels; p += int64_t{gridDim.x} * blockDim.x) {
+    const uint8_t* source = crops + p * 3;
+    T* target = out + p * channels;
+    target[0] = fromFloat<T>(shared[source[0]]);
+    target[1] = fromFloat<T>(shared[256 + source[1]]);
+    target[2] = fromFloat<T>(shared[512 + source[2]]);
+    for (int c = 3; c < channels; ++c) target[c] = fromFloat<T>(0.0f);
+  }
+}
+
+template <typename T>
+__global__ void biasAddReluKernel(const T* x, const float* bias, const T* z, T* y, int64_t count, int64_t channels,
+                                  bool relu) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    float value = toFloat(x[i]);
+    if (bias) value += bias[i % channels];
+    if (z) value += toFloat(z[i]);
+    if (relu) value = fmaxf(value, 0.0f);
+    y[i] = fromFloat<T>(value);
+  }
+}
+
+template <typename T>
+__global__ void globalAveragePoolKernel(const T* x, T* y, int64_t n, int64_t spatial, int64_t channels) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n * channels; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t image = i / channels, c = i % channels;
+    const T* source = x + image * spatial * channels + c;
+    float sum = 0.0f;
+    for (int64_t s = 0; s < spatial; ++s) sum += toFloat(source[s * channels]);
+    y[i] = fromFloat<T>(sum / static_cast<float>(spatial));
+  }
+}
+
+template <typename T>
+__global__ void nhwcToNchwKernel(const T* x, T* y, int64_t n, int64_t spatial, int64_t channels) {
+  const int64_t total = n * spatial * channels;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t image = i / (spatial * channels), rest = i % (spatial * channels);
+    const int64_t c = rest / spatial, s = rest % spatial;  // i indexes the NCHW output
+    y[i] = x[(image * spatial + s) * channels + c];
+  }
+}
+
+/// Max and arg-max over a warp, ties to the lower index; lane 0 gets the result.
+__device__ void warpArgMax(float& value, int& index) {
+  for (int offset = 16; offset > 0; offset /= 2) {
+    float otherValue = __shfl_down_sync(0xffffffff, value, offset);
+    int otherIndex = __shfl_down_sync(0xffffffff, index, offset);
+    if (otherValue > value || (otherValue == value && otherIndex < index)) {
+      value = otherValue;
+      index = otherIndex;
+    }
+  }
+}
+
+/// Max and arg-max over a block, ties to the lower index; every thread gets the result.
+__device__ void blockArgMax(float value, int index, float& bestValue, int& bestIndex) {
+  __shared__ float values[32];
+  __shared__ int indices[32];
+  warpArgMax(value, index);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) {
+    values[warp] = value;
+    indices[warp] = index;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    const int warps = (blockDim.x + 31) / 32;
+    value = lane < warps ? values[lane] : -FLT_MAX;
+    index = lane < warps ? indices[lane] : INT_MAX;
+    warpArgMax(value, index);
+    if (lane == 0) {
+      values[0] = value;
+      indices[0] = index;
+    }
+  }
+  __syncthreads();
+  bestValue = values[0];
+  bestIndex = indices[0];
+  __syncthreads();
+}
+
+__device__ float blockSum(float value) {
+  __shared__ float sums[32];
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_down_sync(0xffffffff, value, offset);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) sums[warp] = value;
+  __syncthreads();
+  if (warp == 0) {
+    const int warps = (blockDim.x + 31) / 32;
+    value = lane < warps ? sums[lane] : 0.0f;
+    for (int offset = 16; offset > 0; offset /= 2) value += __shfl_down_sync(0xffffffff, value, offset);
+    if (lane == 0) sums[0] = value;
+  }
+  __syncthreads();
+  float total = sums[0];
+  __syncthreads();
+  return total;
+}
+
+/// One block per row: the row in shared memory as float, its maximum and exp-sum, then k arg-max rounds.
+template <typename T>
+__global__ void softmaxTopKKernel(const T* outputs, int64_t classes, int k, bool alreadyProbabilities, int32_t* labels,
+                                  float* scores, float* logits) {
+  extern __shared__ float row[];
+  const int64_t r = blockIdx.x;
+  const T* source = outputs + r * classes;
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
+    row[c] = toFloat(source[c]);
+    if (logits) logits[r * classes + c] = row[c];
+  }
+  __syncthreads();
+  float maximum;
+  int best;
+  float localMax = -FLT_MAX;
+  int localIndex = INT_MAX;
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
+    if (row[c] > localMax) {
+      localMax = row[c];
+      localIndex = static_cast<int>(c);
+    }
+  }
+  blockArgMax(localMax, localIndex, maximum, best);
+  float sum = 1.0f;
+  if (!alreadyProbabilities) {
+    float local = 0.0f;
+    for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local += expf(row[c] - maximum);
+    sum = blockSum(local);
+  }
+  for (int i = 0; i < k; ++i) {
+    localMax = -FLT_MAX;
+    localIndex = INT_MAX;
+    for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
+      if (row[c] > localMax || (row[c] == localMax && c < localIndex)) {
+        localMax = row[c];
+        localIndex = static_cast<int>(c);
+      }
+    }
+    blockArgMax(localMax, localIndex, localMax, best);
+    if (threadIdx.x == 0) {
+      labels[r * k + i] = best;
+      scores[r * k + i] = alreadyProbabilities ? localMax : expf(localMax - maximum) / sum;
+      row[best] = -FLT_MAX;  // taken; -FLT_MAX stays below every real output, so ties still resolve
+    }
+    __syncthreads();
+  }
+}
+
+template <typename T>
+__global__ void softmaxKernel(const T* x, T* y, int64_t classes) {
+  const int64_t r = blockIdx.x;
+  const T* source = x + r * classes;
+  float localMax = -FLT_MAX;
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) localMax = fmaxf(localMax, toFloat(source[c]));
+  float maximum;
+  int unused;
+  blockArgMax(localMax, 0, maximum, unused);
+  float local = 0.0f;
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local += expf(toFloat(source[c]) - maximum);
+  const float sum = blockSum(local);
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
+    y[r * classes + c] = fromFloat<T>(expf(toFloat(source[c]) - maximum) / sum);
+  }
+}
+
+template <typename T>
+__global__ void castKernel(const float* in, T* out, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    out[i] = fromFloat<T>(in[i]);
+  }
+}
+
+__global__ void sleepKernel(int64_t nanoseconds) {
+  uint64_t start;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  uint64_t now = start;
+  while (now - start < static_cast<uint64_t>(nanoseconds)) {
+    __nanosleep(100000);
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  }
+}
+
+}  // namespace
+
+cudaError_t launchNormalize(const uint8_t* crops, int64_t images, int height, int width, int channels,
+                            const float* table, StorageType type, void* out, cudaStream_t stream) {
+  const int64_t pixels = images * height * width;
+  return dispatch(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    normalizeKernel<T><<<blocksFor(pixels), kThreads, 0, stream>>>(crops, pixels, channels, table,
+                                                                     static_cast<T*>(out));
+  });
+}
+
+cudaError_t launchBiasAddRelu(const void* x, const float* bias, const void* z, void* y, int64_t count,
+                              int64_t channels, bool relu, StorageType type, cudaStream_t stream) {
+  return dispatch(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    biasAddReluKernel<T><<<blocksFor(count), kThreads, 0, stream>>>(
+        static_cast<const T*>(x), bias, static_cast<const T*>(z), static_cast<T*>(y), count, channels, relu);
+  });
+}
+
+cudaError_t launchGlobalAveragePool(const void* x, void* y, int64_t n, int64_t spatial, int64_t channels,
+                                    StorageType type, cudaStream_t stream) {
+  return dispatch(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    globalAveragePoolKernel<T><<<blocksFor(n * channels), kThreads, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<T*>(y), n, spatial, channels);
+  });
+}
+
+cudaError_t launchNhwcToNchw(const void* x, void* y, int64_t n, int64_t spatial, int64_t channels,
+                             StorageType type, cudaStream_t stream) {
+  return dispatch(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    nhwcToNchwKernel<T><<<blocksFor(n * spatial * channels), kThreads, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<T*>(y), n, spatial, channels);
+  });
+}
+
+cudaError_t launchSoftmax(const void* x, void* y, int64_t rows, int64_t classes, StorageType type,
+                          cudaStream_t stream) {
+  return dispatch(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    softmaxKernel<T><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(static_cast<const T*>(x),
+                                                                         static_cast<T*>(y), classes);
+  });
+}
+
+int64_t maxTopKClasses() { return 48 * 1024 / sizeof(float); }
+
+cudaError_t launchSoftmaxTopK(const void* outputs, int64_t rows, int64_t classes, int k, bool alreadyProbabilities,
+                              StorageType type, int32_t* labels, float* scores, float* logits, cudaStream_t stream) {
+  if (classes > maxTopKClasses() || k > classes) return cudaErrorInvalidValue;
+  const size_t shared = static_cast<size_t>(classes) * sizeof(float);
+  return dispatch(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    softmaxTopKKernel<T><<<static_cast<unsigned>(rows), kThreads, shared, stream>>>(
+        static_cast<const T*>(outputs), classes, k, alreadyProbabilities, labels, scores, logits);
+  });
+}
+
+cudaError_t launchCast(const float* in, void* out, int64_t count, StorageType type, cudaStream_t stream) {
+  return dispatch(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    castKernel<T><<<blocksFor(count), kThreads, 0, stream>>>(in, static_cast<T*>(out), count);
+  });
+}
+
+cudaError_t launchSleep(int64_t nanoseconds, cudaStream_t stream) {
+  sleepKernel<<<1, 1, 0, stream>>>(nanoseconds);
+  return cudaGetLastError();
+}
+
+}  // namespace sluice::backend::cuda

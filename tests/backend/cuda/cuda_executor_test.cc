@@ -1,0 +1,150 @@
+// The CUDA executor against the CPU executor (the reference) on small graphs that exercise every
+// fused path: conv + bias + ReLU, conv + residual Add + ReLU, grouped / strided / dilated conv,
+// pooling, a Flatten of spatial positions, Gemm and Softmax. Skipped where no GPU is visible.
+#include "backend/cuda/cuda_executor.h"
+
+#include <gtest/gtest.h>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/cpu_executor.h"
+#include "backend/cuda/cuda_devices.h"
+#include "backend/cuda/device_memory.h"
+#include "backend/test_graphs.h"
+
+namespace sluice::backend::cuda {
+namespace {
+
+using backend::testing::buildGraph;
+using backend::testing::integer;
+using backend::testing::makeNode;
+using backend::testing::randomValues;
+using backend::testing::smallResidualNetwork;
+using backend::testing::tensor;
+using model::Node;
+using model::testing::ints;
+
+std::vector<float> runOnCpu(const model::Graph& graph, const std::vector<float>& input, int64_t batch) {
+  auto executor = CpuExecutor::Make(graph, {});
+  EXPECT_TRUE(executor.ok()) << executor.status().message();
+  std::vector<float> output(batch * (*executor)->outputSize());
+  EXPECT_TRUE((*executor)->Run(input.data(), batch, output.data()).ok());
+  return output;
+}
+
+/// NCHW float input -> the executor's NHWC input (padded channels zero) -> forward -> float outputs.
+std::vector<float> runOnGpu(const model::Graph& graph, const std::vector<float>& input, int64_t batch,
+                            Precision precision) {
+  auto made = CudaExecutor::Make(graph, {.device = 0, .precision = precision, .batchSize = batch});
+  EXPECT_TRUE(made.ok()) << made.status().message();
+  if (!made.ok()) return {};
+  CudaExecutor& executor = **made;
+  const auto shape = executor.inputShape();
+  const int64_t channels = executor.inputChannels(), plane = shape[1] * shape[2];
+  std::vector<float> nhwc(batch * plane * channels, 0.0f);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t c = 0; c < shape[0]; ++c)
+      for (int64_t p = 0; p < plane; ++p) nhwc[(n * plane + p) * channels + c] = input[(n * shape[0] + c) * plane + p];
+  DeviceBuffer staging;
+  EXPECT_TRUE(staging.allocate(nhwc.size() * 4).ok());
+  EXPECT_EQ(cudaMemcpy(staging.data(), nhwc.data(), nhwc.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+  EXPECT_EQ(launchCast(staging.as<float>(), executor.input(), nhwc.size(), executor.storageType(), nullptr),
+            cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  Status status = executor.enqueue(nullptr);
+  EXPECT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const int64_t count = batch * executor.outputSize();
+  std::vector<float> output(count);
+  if (executor.storageType() == StorageType::kFloat) {
+    EXPECT_EQ(cudaMemcpy(output.data(), executor.output(), count * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  } else {
+    std::vector<uint16_t> bits(count);
+    EXPECT_EQ(cudaMemcpy(bits.data(), executor.output(), count * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (int64_t i = 0; i < count; ++i) {
+      if (executor.storageType() == StorageType::kHalf) {
+        output[i] = __half2float(*reinterpret_cast<const __half*>(&bits[i]));
+      } else {
+        output[i] = __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(&bits[i]));
+      }
+    }
+  }
+  return output;
+}
+
+void expectWithin(const std::vector<float>& actual, const std::vector<float>& expected, float relative) {
+  ASSERT_EQ(actual.size(), expected.size());
+  float scale = 0;
+  for (float value : expected) scale = std::max(scale, std::abs(value));
+  for (size_t i = 0; i < actual.size(); ++i) ASSERT_NEAR(actual[i], expected[i], relative * scale) << "at " << i;
+}
+
+class CudaExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (probeCuda().gpus.empty()) GTEST_SKIP() << "no GPU: " << probeCuda().problem;
+  }
+};
+
+TEST_F(CudaExecutorTest, Fp32ResidualNetworkMatchesTheCpuExecutor) {
+  std::mt19937 random(4);
+  model::Graph graph = smallResidualNetwork(random);
+  const int64_t batch = 5;
+  auto input = randomValues(batch * 3 * 32 * 32, random);
+  expectWithin(runOnGpu(graph, input, batch, Precision::kFp32), runOnCpu(graph, input, batch), 1e-4f);
+}
+
+TEST_F(CudaExecutorTest, ReducedPrecisionsStayCloseToFp32) {
+  std::mt19937 random(5);
+  model::Graph graph = smallResidualNetwork(random);
+  const int64_t batch = 4;
+  auto input = randomValues(batch * 3 * 32 * 32, random);
+  auto expected = runOnCpu(graph, input, batch);
+  expectWithin(runOnGpu(graph, input, batch, Precision::kTf32), expected, 1e-2f);
+  expectWithin(runOnGpu(graph, input, batch, Precision::kFp16), expected, 2e-2f);
+  expectWithin(runOnGpu(graph, input, batch, Precision::kBf16), expected, 5e-2f);
+}
+
+TEST_F(CudaExecutorTest, GroupedDilatedConvPoolingFlattenGemmSoftmaxMatchTheCpuExecutor) {
+  std::mt19937 random(6);
+  Node conv = makeNode("Conv", {"x", "w", "b"}, "c");
+  conv.attributes["group"] = integer(2);
+  conv.attributes["strides"] = ints({2, 2});
+  conv.attributes["pads"] = ints({2, 2, 2, 2});
+  conv.attributes["dilations"] = ints({2, 2});
+  Node pool = makeNode("MaxPool", {"r"}, "p");
+  pool.attributes["kernel_shape"] = ints({3, 3});
+  pool.attributes["strides"] = ints({2, 2});
+  pool.attributes["pads"] = ints({1, 1, 1, 1});
+  Node average = makeNode("AveragePool", {"p"}, "a");
+  average.attributes["kernel_shape"] = ints({2, 2});
+  average.attributes["strides"] = ints({1, 1});
+  Node gemm = makeNode("Gemm", {"f", "fc", "fc_b"}, "logits");
+  gemm.attributes["transB"] = integer(1);
+  // 4 x 20 x 20 -> conv 8 x 10 x 10 -> pool 8 x 5 x 5 -> average 8 x 4 x 4 -> 128 features
+  model::Graph graph = buildGraph({conv, makeNode("Relu", {"c"}, "r"), pool, average, makeNode("Flatten", {"a"}, "f"),
+                                   gemm, makeNode("Softmax", {"logits"}, "y")},
+                                  {tensor("w", {8, 2, 3, 3}, random), tensor("b", {8}, random),
+                                   tensor("fc", {6, 128}, random), tensor("fc_b", {6}, random)},
+                                  {-1, 4, 20, 20});
+  const int64_t batch = 3;
+  auto input = randomValues(batch * 4 * 20 * 20, random);
+  expectWithin(runOnGpu(graph, input, batch, Precision::kFp32), runOnCpu(graph, input, batch), 1e-4f);
+}
+
+TEST_F(CudaExecutorTest, BatchOfOneAndOfAThousandGiveThePerImageResults) {
+  std::mt19937 random(7);
+  model::Graph graph = smallResidualNetwork(random);
+  auto input = randomValues(1000 * 3 * 32 * 32, random);
+  auto thousand = runOnGpu(graph, input, 1000, Precision::kFp32);
+  auto one = runOnGpu(graph, std::vector<float>(input.begin(), input.begin() + 3 * 32 * 32), 1, Precision::kFp32);
+  ASSERT_EQ(thousand.size(), 10000u);
+  expectWithin(one, std::vector<float>(thousand.begin(), thousand.begin() + 10), 1e-5f);
+}
+
+}  // namespace
+}  // namespace sluice::backend::cuda

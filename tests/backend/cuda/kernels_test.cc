@@ -1,0 +1,186 @@
+// sluice's CUDA kernels against the CPU code they replace. Skipped, with the reason, where no GPU
+// is visible; they run on the GPU machine.
+#include "backend/cuda/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/cuda/cuda_devices.h"
+#include "backend/cuda/device_memory.h"
+#include "backend/topk.h"
+#include "image/preprocess.h"
+
+namespace sluice::backend::cuda {
+namespace {
+
+#define SKIP_WITHOUT_GPU()                                                   \
+  do {                                                                       \
+    if (probeCuda().gpus.empty()) GTEST_SKIP() << "no GPU: " << probeCuda().problem; \
+  } while (false)
+
+template <typename T>
+DeviceBuffer upload(const std::vector<T>& values) {
+  DeviceBuffer buffer;
+  EXPECT_TRUE(buffer.allocate(static_cast<int64_t>(values.size() * sizeof(T))).ok());
+  EXPECT_EQ(cudaMemcpy(buffer.data(), values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  return buffer;
+}
+
+template <typename T>
+std::vector<T> download(const DeviceBuffer& buffer, int64_t count) {
+  std::vector<T> values(count);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(values.data(), buffer.data(), count * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+  return values;
+}
+
+std::vector<float> randomFloats(int64_t count, uint32_t seed) {
+  std::mt19937 random(seed);
+  std::normal_distribution<float> normal(0.f, 2.f);
+  std::vector<float> values(count);
+  for (float& value : values) value = normal(random);
+  return values;
+}
+
+TEST(CudaKernelsTest, NormalizeMatchesTheCpuNormalizationAndZeroesPaddingChannels) {
+  SKIP_WITHOUT_GPU();
+  const int images = 3, height = 5, width = 7, channels = 8;
+  std::vector<uint8_t> crops(images * height * width * 3);
+  std::mt19937 random(1);
+  for (auto& value : crops) value = static_cast<uint8_t>(random() % 256);
+  for (auto normalization : {image::Normalization::kImagenet, image::Normalization::kSeed}) {
+    std::vector<float> expected(crops.size());
+    image::normalizeToNchw(crops.data(), images, height, width, normalization, expected.data());
+    const auto table = image::normalizationTable(normalization);
+    DeviceBuffer deviceCrops = upload(crops);
+    DeviceBuffer deviceTable = upload(std::vector<float>(table.begin(), table.end()));
+    DeviceBuffer out;
+    ASSERT_TRUE(out.allocate(images * height * width * channels * 4).ok());
+    ASSERT_EQ(launchNormalize(deviceCrops.as<uint8_t>(), images, height, width, channels, deviceTable.as<float>(),
+                              StorageType::kFloat, out.data(), nullptr),
+              cudaSuccess);
+    auto actual = download<float>(out, images * height * width * channels);
+    for (int n = 0; n < images; ++n) {
+      for (int p = 0; p < height * width; ++p) {
+        for (int c = 0; c < channels; ++c) {
+          float value = actual[(n * height * width + p) * channels + c];
+          if (c >= 3) {
+            ASSERT_EQ(value, 0.0f);
+          } else {
+            ASSERT_EQ(value, expected[(n * 3 + c) * height * width + p]) << "image " << n << " pixel " << p;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaKernelsTest, SoftmaxTopKMatchesTheHostTopKIncludingTies) {
+  SKIP_WITHOUT_GPU();
+  const int rows = 4, classes = 1000, k = 5;
+  std::vector<float> outputs = randomFloats(rows * classes, 2);
+  outputs[1 * classes + 10] = outputs[1 * classes + 20] = 50.0f;  // a tie: the lower class first
+  DeviceBuffer deviceOutputs = upload(outputs);
+  DeviceBuffer labels, scores, logits;
+  ASSERT_TRUE(labels.allocate(rows * k * 4).ok());
+  ASSERT_TRUE(scores.allocate(rows * k * 4).ok());
+  ASSERT_TRUE(logits.allocate(rows * classes * 4).ok());
+  ASSERT_EQ(launchSoftmaxTopK(deviceOutputs.data(), rows, classes, k, false, StorageType::kFloat,
+                              labels.as<int32_t>(), scores.as<float>(), logits.as<float>(), nullptr),
+            cudaSuccess);
+  auto actualLabels = download<int32_t>(labels, rows * k);
+  auto actualScores = download<float>(scores, rows * k);
+  EXPECT_EQ(download<float>(logits, rows * classes), outputs);
+  for (int r = 0; r < rows; ++r) {
+    int32_t expectedLabels[k];
+    float expectedScores[k];
+    softmaxTopK(outputs.data() + r * classes, classes, k, false, expectedLabels, expectedScores);
+    for (int i = 0; i < k; ++i) {
+      EXPECT_EQ(actualLabels[r * k + i], expectedLabels[i]) << "row " << r << " rank " << i;
+      EXPECT_NEAR(actualScores[r * k + i], expectedScores[i], 1e-6f + 1e-5f * expectedScores[i]);
+    }
+  }
+  EXPECT_EQ(actualLabels[1 * k + 0], 10);
+  EXPECT_EQ(actualLabels[1 * k + 1], 20);
+}
+
+TEST(CudaKernelsTest, BiasAddReluEpilogueMatchesTheFormula) {
+  SKIP_WITHOUT_GPU();
+  const int64_t count = 6 * 16, channels = 16;
+  auto x = randomFloats(count, 3), z = randomFloats(count, 4), bias = randomFloats(channels, 5);
+  DeviceBuffer dx = upload(x), dz = upload(z), dbias = upload(bias), dy;
+  ASSERT_TRUE(dy.allocate(count * 4).ok());
+  ASSERT_EQ(launchBiasAddRelu(dx.data(), dbias.as<float>(), dz.data(), dy.data(), count, channels, true,
+                              StorageType::kFloat, nullptr),
+            cudaSuccess);
+  auto y = download<float>(dy, count);
+  for (int64_t i = 0; i < count; ++i) EXPECT_FLOAT_EQ(y[i], std::max(0.0f, x[i] + bias[i % channels] + z[i]));
+}
+
+TEST(CudaKernelsTest, GlobalAveragePoolAndNhwcToNchwMatchDirectLoops) {
+  SKIP_WITHOUT_GPU();
+  const int64_t n = 2, spatial = 12, channels = 5;
+  auto x = randomFloats(n * spatial * channels, 6);
+  DeviceBuffer dx = upload(x), pooled, transposed;
+  ASSERT_TRUE(pooled.allocate(n * channels * 4).ok());
+  ASSERT_TRUE(transposed.allocate(n * spatial * channels * 4).ok());
+  ASSERT_EQ(launchGlobalAveragePool(dx.data(), pooled.data(), n, spatial, channels, StorageType::kFloat, nullptr),
+            cudaSuccess);
+  ASSERT_EQ(launchNhwcToNchw(dx.data(), transposed.data(), n, spatial, channels, StorageType::kFloat, nullptr),
+            cudaSuccess);
+  auto mean = download<float>(pooled, n * channels);
+  auto nchw = download<float>(transposed, n * spatial * channels);
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t c = 0; c < channels; ++c) {
+      double sum = 0;
+      for (int64_t s = 0; s < spatial; ++s) {
+        sum += x[(b * spatial + s) * channels + c];
+        EXPECT_EQ(nchw[(b * channels + c) * spatial + s], x[(b * spatial + s) * channels + c]);
+      }
+      EXPECT_NEAR(mean[b * channels + c], sum / spatial, 1e-5);
+    }
+  }
+}
+
+TEST(CudaKernelsTest, CastRoundsToHalfAndBfloat16LikeTheHostConversions) {
+  SKIP_WITHOUT_GPU();
+  auto values = randomFloats(257, 7);
+  DeviceBuffer in = upload(values), half, bf16;
+  ASSERT_TRUE(half.allocate(values.size() * 2).ok());
+  ASSERT_TRUE(bf16.allocate(values.size() * 2).ok());
+  ASSERT_EQ(launchCast(in.as<float>(), half.data(), values.size(), StorageType::kHalf, nullptr), cudaSuccess);
+  ASSERT_EQ(launchCast(in.as<float>(), bf16.data(), values.size(), StorageType::kBfloat16, nullptr), cudaSuccess);
+  auto halves = download<__half>(half, values.size());
+  auto bfloats = download<__nv_bfloat16>(bf16, values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(__half2float(halves[i]), __half2float(__float2half_rn(values[i])));
+    EXPECT_EQ(__bfloat162float(bfloats[i]), __bfloat162float(__float2bfloat16_rn(values[i])));
+  }
+}
+
+TEST(CudaKernelsTest, SoftmaxRowsSumToOne) {
+  SKIP_WITHOUT_GPU();
+  const int64_t rows = 3, classes = 37;
+  auto x = randomFloats(rows * classes, 8);
+  DeviceBuffer dx = upload(x), dy;
+  ASSERT_TRUE(dy.allocate(rows * classes * 4).ok());
+  ASSERT_EQ(launchSoftmax(dx.data(), dy.data(), rows, classes, StorageType::kFloat, nullptr), cudaSuccess);
+  auto y = download<float>(dy, rows * classes);
+  for (int64_t r = 0; r < rows; ++r) {
+    double maximum = -INFINITY, total = 0;
+    for (int64_t c = 0; c < classes; ++c) maximum = std::max<double>(maximum, x[r * classes + c]);
+    for (int64_t c = 0; c < classes; ++c) total += std::exp(x[r * classes + c] - maximum);
+    for (int64_t c = 0; c < classes; ++c) {
+      EXPECT_NEAR(y[r * classes + c], std::exp(x[r * classes + c] - maximum) / total, 1e-6);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sluice::backend::cuda
