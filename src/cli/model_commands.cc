@@ -7,6 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/cpu_executor.h"
+#include "engine/backend_factory.h"
+#ifdef SLUICE_WITH_CUDA
+#include "backend/cuda/model_benchmark.h"
+#endif
 #include "cli/commands.h"
 #include "model/model_loader.h"
 #include "model/npy_file.h"
@@ -29,6 +33,8 @@ struct ModelBenchOptions {
   int warmup = 2;
   int threads = 0;
   bool json = false;
+  std::string device = "cpu";
+  std::string precision = "auto";
 };
 
 Result<std::unique_ptr<backend::CpuExecutor>> loadExecutor(const std::string& path, int threads) {
@@ -56,7 +62,52 @@ Status runModel(const ModelRunOptions& options) {
   return model::writeNpyFile(options.output, {batch, executor->outputSize()}, output.data());
 }
 
+Result<double> benchCpu(const ModelBenchOptions& options);
+
+/// Model-only images/s: the CPU executor on random input, or the CUDA executor (input on the device).
 Status benchModel(const ModelBenchOptions& options) {
+  engine::DeviceRequest request;
+  request.device = options.device;
+  request.precision = options.precision;
+  SLUICE_ASSIGN_OR_RETURN(auto plans, engine::planBackends(request, {.modelPath = options.model}));
+  const auto& plan = plans.front();
+  double seconds = 0, setupSeconds = 0;
+  std::string device = "cpu";
+  if (plan.device == "cuda") {
+#ifdef SLUICE_WITH_CUDA
+    SLUICE_ASSIGN_OR_RETURN(auto measured, backend::cuda::benchmarkModel(options.model, plan.deviceIndex, plan.precision,
+                                                                         options.batchSize, options.warmup,
+                                                                         options.iterations));
+    seconds = measured.seconds;
+    setupSeconds = measured.setupSeconds;
+    device = measured.device + (measured.graph ? ", CUDA graph" : ", eager");
+#endif
+  } else {
+    const auto setupStart = std::chrono::steady_clock::now();
+    SLUICE_ASSIGN_OR_RETURN(seconds, benchCpu(options));
+    setupSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - setupStart).count() - seconds;
+    device = "cpu (oneDNN, fp32)";
+  }
+  const double imagesPerSecond = options.batchSize * options.iterations / seconds;
+  if (options.json) {
+    nlohmann::json line = {{"model", options.model},
+                           {"device", device},
+                           {"precision", backend::precisionName(plan.precision)},
+                           {"batch_size", options.batchSize},
+                           {"iterations", options.iterations},
+                           {"setup_seconds", setupSeconds},
+                           {"seconds", seconds},
+                           {"images_per_second", imagesPerSecond}};
+    std::cout << line.dump() << "\n";
+  } else {
+    std::cout << options.model << " on " << device << ": " << imagesPerSecond << " images/s (batch "
+              << options.batchSize << ", " << options.iterations << " iterations in " << seconds << " s)\n";
+  }
+  return Status::OK();
+}
+
+/// Seconds for options.iterations timed batches of the CPU executor, after the warm-up.
+Result<double> benchCpu(const ModelBenchOptions& options) {
   SLUICE_ASSIGN_OR_RETURN(auto executor, loadExecutor(options.model, options.threads));
   const auto shape = executor->inputShape();
   std::vector<float> input(options.batchSize * shape[0] * shape[1] * shape[2]);
@@ -71,22 +122,7 @@ Status benchModel(const ModelBenchOptions& options) {
   for (int i = 0; i < options.iterations; ++i) {
     SLUICE_RETURN_IF_ERROR(executor->Run(input.data(), options.batchSize, output.data()));
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double imagesPerSecond = options.batchSize * options.iterations / seconds;
-  if (options.json) {
-    nlohmann::json line = {{"model", options.model},
-                           {"batch_size", options.batchSize},
-                           {"iterations", options.iterations},
-                           {"seconds", seconds},
-                           {"images_per_second", imagesPerSecond}};
-    std::cout << line.dump() << "\n";
-  } else {
-    std::cout << options.model << ": " << imagesPerSecond << " images/s (batch "
-              << options.batchSize << ", " << options.iterations << " iterations in " << seconds
-              << " s)\n";
-  }
-  return Status::OK();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void addModelCommands(CLI::App& root, int& exitCode) {
@@ -119,6 +155,12 @@ void addModelCommands(CLI::App& root, int& exitCode) {
   bench->add_option("--threads", benchOptions->threads, "compute threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
   bench->add_flag("--json", benchOptions->json, "print one JSON line");
+  bench->add_option("--device", benchOptions->device, "cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  bench->add_option("--precision", benchOptions->precision, "GPU: fp32, tf32, fp16, bf16 (auto: fp16)")
+      ->check(CLI::IsMember({"auto", "fp32", "tf32", "fp16", "bf16"}))
+      ->capture_default_str();
   bench->callback([benchOptions, &exitCode] {
     exitCode = reportStatus(benchModel(*benchOptions));
   });
