@@ -1,0 +1,39 @@
+"""Turns bench/gpu/run.sh's JSON lines into the Markdown tables of bench/results/gpu.md, with each
+sluice figure's ratio to the PyTorch peer measured in the same run."""
+import json
+import sys
+
+
+def main(path):
+    lines = [json.loads(line) for line in open(path) if line.strip().startswith("{")]
+    model = {}
+    for line in lines:
+        if "batch_size" in line and "iterations" in line:
+            who = "pytorch" if "peer" in line else "sluice"
+            model[(who, line["precision"], line["batch_size"])] = line["images_per_second"]
+    print("# GPU measurements (issue 3), sluice and PyTorch in the same run\n")
+    print("## Model-only ResNet50 (images/s)\n")
+    print("| batch | precision | sluice | PyTorch eager channels_last | ratio |")
+    print("|---|---|---|---|---|")
+    for (who, precision, batch), rate in sorted(model.items(), key=lambda item: (item[0][2], item[0][1])):
+        if who != "sluice":
+            continue
+        peer = model.get(("pytorch", precision, batch))
+        ratio = f"{rate / peer:.2f}x" if peer else "-"
+        print(f"| {batch} | {precision} | {rate:,.0f} | {peer:,.0f} | {ratio} |" if peer else
+              f"| {batch} | {precision} | {rate:,.0f} | - | - |")
+    print("\n## End-to-end, seed-format images from local disk\n")
+    print("| pipeline | precision | images | whole job s | first batch s | images/s | steady images/s | GPU util |")
+    print("|---|---|---|---|---|---|---|---|")
+    for line in lines:
+        if line.get("sluice") == "run":
+            print(f"| sluice run | {line['precision']} | {line['images']} | {line['seconds']:.2f} | "
+                  f"{line['first_batch_seconds']:.2f} | {line['images_per_second']:,.0f} | "
+                  f"{line['steady_images_per_second']:,.0f} | {line['gpu_utilization_mean']:.0f}% |")
+        elif "images" in line and "peer" in line:
+            print(f"| {line['peer']} | {line['precision']} | {line['images']} | {line['seconds']:.2f} | "
+                  f"{line['first_batch_seconds']:.2f} | {line['images_per_second']:,.0f} | - | - |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
