@@ -8,8 +8,9 @@ build=$(cd "${1:-$repo/build}" && pwd)
 images=${2:-1000}
 data=$repo/bench/data/cpu_decode_jpeg_$images
 mkdir -p "$repo/bench/results"
-[ -f "$data/part-00000.parquet" ] ||
-  "$build/sluice" datagen --format jpeg --images "$images" --images-per-file "$images" --seed 0 --out "$data"
+# Generated every time (a few seconds): data left by an older datagen would be measured silently.
+rm -rf "$data"
+"$build/sluice" datagen --format jpeg --images "$images" --images-per-file "$images" --seed 0 --out "$data"
 # The breakdown tool times sluice's own decode and resize functions; built like the Release build.
 breakdown=$build/decode_breakdown
 sources=()
