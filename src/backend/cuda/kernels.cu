@@ -3,7 +3,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <cfloat>
+#include <climits>
+#include <cmath>
 
 namespace sluice::backend::cuda {
 
@@ -24,8 +25,11 @@ __device__ __forceinline__ __half fromFloat<__half>(float v) { return __float2ha
 template <>
 __device__ __forceinline__ __nv_bfloat16 fromFloat<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
+/// Blocks for a grid-stride loop over `count` items: at least one (a launch of zero blocks is an
+/// error), at most 65535 * 16.
 int blocksFor(int64_t count) {
   int64_t blocks = (count + kThreads - 1) / kThreads;
+  if (blocks < 1) return 1;
   return static_cast<int>(blocks < 65535 * 16 ? blocks : 65535 * 16);
 }
 
@@ -118,7 +122,7 @@ __device__ void blockArgMax(float value, int index, float& bestValue, int& bestI
   __syncthreads();
   if (warp == 0) {
     const int warps = (blockDim.x + 31) / 32;
-    value = lane < warps ? values[lane] : -FLT_MAX;
+    value = lane < warps ? values[lane] : -INFINITY;
     index = lane < warps ? indices[lane] : INT_MAX;
     warpArgMax(value, index);
     if (lane == 0) {
@@ -150,7 +154,13 @@ __device__ float blockSum(float value) {
   return total;
 }
 
-/// One block per row: the row in shared memory as float, its maximum and exp-sum, then k arg-max rounds.
+/// The value a class is ranked by: NaN ranks below every number (also -inf), so a row of NaNs
+/// still yields k distinct, valid classes.
+__device__ __forceinline__ float rankKey(float value) { return isnan(value) ? -INFINITY : value; }
+
+/// One block per row: the row in shared memory as float, its maximum and exp-sum, then k arg-max
+/// rounds. Round i takes the best class ranked strictly after round i-1's pick in the order
+/// (key descending, class ascending), so the row is never modified and ties resolve to the lower class.
 template <typename T>
 __global__ void softmaxTopKKernel(const T* outputs, int64_t classes, int k, bool alreadyProbabilities, int32_t* labels,
                                   float* scores, float* logits) {
@@ -164,11 +174,11 @@ __global__ void softmaxTopKKernel(const T* outputs, int64_t classes, int k, bool
   __syncthreads();
   float maximum;
   int best;
-  float localMax = -FLT_MAX;
+  float localMax = -INFINITY;
   int localIndex = INT_MAX;
   for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
-    if (row[c] > localMax) {
-      localMax = row[c];
+    if (rankKey(row[c]) > localMax) {
+      localMax = rankKey(row[c]);
       localIndex = static_cast<int>(c);
     }
   }
@@ -179,22 +189,24 @@ __global__ void softmaxTopKKernel(const T* outputs, int64_t classes, int k, bool
     for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local += expf(row[c] - maximum);
     sum = blockSum(local);
   }
+  float previousKey = INFINITY;
+  int previous = -1;
   for (int i = 0; i < k; ++i) {
-    localMax = -FLT_MAX;
+    localMax = -INFINITY;
     localIndex = INT_MAX;
     for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
-      if (row[c] > localMax || (row[c] == localMax && c < localIndex)) {
-        localMax = row[c];
+      const float key = rankKey(row[c]);
+      const bool after = key < previousKey || (key == previousKey && c > previous);
+      if (after && (key > localMax || (key == localMax && c < localIndex))) {
+        localMax = key;
         localIndex = static_cast<int>(c);
       }
     }
-    blockArgMax(localMax, localIndex, localMax, best);
+    blockArgMax(localMax, localIndex, previousKey, previous);
     if (threadIdx.x == 0) {
-      labels[r * k + i] = best;
-      scores[r * k + i] = alreadyProbabilities ? localMax : expf(localMax - maximum) / sum;
-      row[best] = -FLT_MAX;  // taken; -FLT_MAX stays below every real output, so ties still resolve
+      labels[r * k + i] = previous;
+      scores[r * k + i] = alreadyProbabilities ? row[previous] : expf(row[previous] - maximum) / sum;
     }
-    __syncthreads();
   }
 }
 
@@ -202,7 +214,7 @@ template <typename T>
 __global__ void softmaxKernel(const T* x, T* y, int64_t classes) {
   const int64_t r = blockIdx.x;
   const T* source = x + r * classes;
-  float localMax = -FLT_MAX;
+  float localMax = -INFINITY;
   for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) localMax = fmaxf(localMax, toFloat(source[c]));
   float maximum;
   int unused;
@@ -280,7 +292,9 @@ cudaError_t launchSoftmax(const void* x, void* y, int64_t rows, int64_t classes,
   });
 }
 
-int64_t maxTopKClasses() { return 48 * 1024 / sizeof(float); }
+// A block may use 48 KiB of shared memory without opting in, static and dynamic together; the
+// reductions' static arrays take a few hundred bytes of it.
+int64_t maxTopKClasses() { return (48 * 1024 - 1024) / sizeof(float); }
 
 cudaError_t launchSoftmaxTopK(const void* outputs, int64_t rows, int64_t classes, int k, bool alreadyProbabilities,
                               StorageType type, int32_t* labels, float* scores, float* logits, cudaStream_t stream) {

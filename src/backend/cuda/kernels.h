@@ -38,7 +38,7 @@ cudaError_t launchSoftmax(const void* x, void* y, int64_t rows, int64_t classes,
                           cudaStream_t stream);
 
 /// For each of `rows` rows of `classes` outputs: the k best classes (highest first, ties to the lower
-/// class) and their softmax probabilities (or the outputs themselves when `alreadyProbabilities`);
+/// class, NaN below every number, never a class twice) and their softmax probabilities (or the outputs themselves when `alreadyProbabilities`);
 /// `logits` (may be null) receives the outputs as float. classes <= maxTopKClasses().
 cudaError_t launchSoftmaxTopK(const void* outputs, int64_t rows, int64_t classes, int k, bool alreadyProbabilities,
                               StorageType type, int32_t* labels, float* scores, float* logits, cudaStream_t stream);

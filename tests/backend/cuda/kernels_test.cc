@@ -7,6 +7,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -108,6 +109,48 @@ TEST(CudaKernelsTest, SoftmaxTopKMatchesTheHostTopKIncludingTies) {
   }
   EXPECT_EQ(actualLabels[1 * k + 0], 10);
   EXPECT_EQ(actualLabels[1 * k + 1], 20);
+}
+
+TEST(CudaKernelsTest, SoftmaxTopKRanksNanAndInfinityLastAndNeverRepeatsAClass) {
+  SKIP_WITHOUT_GPU();
+  const int rows = 2, classes = 8, k = 5;
+  const float nan = std::nanf(""), inf = INFINITY;
+  // Row 0: every output NaN (an fp16 overflow); row 1: two numbers among -inf and NaN.
+  std::vector<float> outputs(rows * classes, nan);
+  const float second[classes] = {nan, -inf, 3.0f, -inf, nan, 1.0f, -inf, nan};
+  std::copy(second, second + classes, outputs.begin() + classes);
+  DeviceBuffer deviceOutputs = upload(outputs);
+  DeviceBuffer labels, scores;
+  ASSERT_TRUE(labels.allocate(rows * k * 4).ok());
+  ASSERT_TRUE(scores.allocate(rows * k * 4).ok());
+  ASSERT_EQ(launchSoftmaxTopK(deviceOutputs.data(), rows, classes, k, false, StorageType::kFloat,
+                              labels.as<int32_t>(), scores.as<float>(), nullptr, nullptr),
+            cudaSuccess);
+  auto actual = download<int32_t>(labels, rows * k);
+  EXPECT_EQ(std::vector<int32_t>(actual.begin(), actual.begin() + k), (std::vector<int32_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(std::vector<int32_t>(actual.begin() + k, actual.end()), (std::vector<int32_t>{2, 5, 1, 3, 6}));
+  auto actualScores = download<float>(scores, rows * k);
+  EXPECT_NEAR(actualScores[k], std::exp(3.0f) / (std::exp(3.0f) + std::exp(1.0f)), 1e-6f);
+  EXPECT_EQ(actualScores[k + 2], 0.0f);
+}
+
+TEST(CudaKernelsTest, SoftmaxTopKRunsAtTheLargestSupportedClassCount) {
+  SKIP_WITHOUT_GPU();
+  const int64_t classes = maxTopKClasses();
+  const int k = 3;
+  std::vector<float> outputs = randomFloats(classes, 9);
+  DeviceBuffer deviceOutputs = upload(outputs);
+  DeviceBuffer labels, scores;
+  ASSERT_TRUE(labels.allocate(k * 4).ok());
+  ASSERT_TRUE(scores.allocate(k * 4).ok());
+  ASSERT_EQ(launchSoftmaxTopK(deviceOutputs.data(), 1, classes, k, false, StorageType::kFloat, labels.as<int32_t>(),
+                              scores.as<float>(), nullptr, nullptr),
+            cudaSuccess);
+  auto actual = download<int32_t>(labels, k);
+  int32_t expected[k];
+  float expectedScores[k];
+  softmaxTopK(outputs.data(), classes, k, false, expected, expectedScores);
+  EXPECT_EQ(actual, (std::vector<int32_t>(expected, expected + k)));
 }
 
 TEST(CudaKernelsTest, BiasAddReluEpilogueMatchesTheFormula) {
