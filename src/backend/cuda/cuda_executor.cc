@@ -175,7 +175,10 @@ struct CudaExecutor::State {
 };
 
 CudaExecutor::CudaExecutor(std::unique_ptr<State> state) : state_(std::move(state)) {}
-CudaExecutor::~CudaExecutor() = default;
+CudaExecutor::~CudaExecutor() {
+  // The handle may still name a stream its user has destroyed; cudnnDestroy should not see it.
+  if (state_ && state_->handle.get()) cudnnSetStream(state_->handle.get(), nullptr);
+}
 
 Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& graph,
                                                          const CudaExecutorOptions& options) {
@@ -188,6 +191,8 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& gra
   cudaStream_t stream = nullptr;
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   Status validated = state->validate(stream);
+  // The handle must not keep a stream that is about to be destroyed; enqueue() sets its own.
+  cudnnSetStream(state->handle.get(), nullptr);
   cudaStreamDestroy(stream);
   SLUICE_RETURN_IF_ERROR(validated);
   return std::unique_ptr<CudaExecutor>(new CudaExecutor(std::move(state)));
@@ -204,7 +209,10 @@ Status CudaExecutor::State::build(const model::Graph& graph) {
   bool onlyConvsReadInput = true;
   for (const auto& step : steps) {
     for (const auto& input : step.inputs) {
-      if (input == graph.inputName() && (step.node->opType != "Conv" || step.node->intAttribute("group", 1) != 1)) {
+      // The padded input may only be a convolution's data input: a residual sum or any other op
+      // would see the padding channels.
+      if (input == graph.inputName() && (step.node->opType != "Conv" || step.node->intAttribute("group", 1) != 1 ||
+                                         step.sumInput == input)) {
         onlyConvsReadInput = false;
       }
     }
@@ -369,15 +377,18 @@ Status CudaExecutor::State::chooseAlgorithms(Op& op) {
     if (fmaOnly && (result.mathType == CUDNN_TENSOR_OP_MATH || result.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) {
       continue;
     }
+    // CUDNN_DEFAULT_MATH permits TF32 tensor cores on float data (Ampere and later): fp32 runs
+    // every algorithm with CUDNN_FMA_MATH, whatever math type the heuristics report.
+    const cudnnMathType_t math = fmaOnly ? CUDNN_FMA_MATH : result.mathType;
     if (!foundPlain) {
       op.plainAlgo = result.algo;
-      op.plainMath = result.mathType;
+      op.plainMath = math;
       foundPlain = true;
     }
     // The fused call without an activation only runs with the implicit precomputed GEMM algorithm.
     if (!op.hasFusedAlgo && (op.relu || result.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)) {
       op.fusedAlgo = result.algo;
-      op.fusedMath = result.mathType;
+      op.fusedMath = math;
       op.hasFusedAlgo = true;
     }
   }
@@ -410,6 +421,10 @@ Status CudaExecutor::State::buildConv(Op& op, const model::Node& node, const std
   const auto& out = values[op.output].shape;
   if (in.size() != 4) return unsupported(node, "only 2-D convolutions are supported");
   const int64_t group = node.intAttribute("group", 1);
+  // cuDNN reads z with y's descriptor: the residual must have exactly the output's shape (no broadcast).
+  if (op.sumInput >= 0 && values[op.sumInput].shape != out) {
+    return unsupported(node, "the residual Add must add two tensors of the same shape");
+  }
   const int64_t k = weight->dims[0], groupChannels = weight->dims[1], r = weight->dims[2], s = weight->dims[3];
   SLUICE_ASSIGN_OR_RETURN(model::WindowGeometry window, model::resolveWindow(node, {in[2], in[3]}, {r, s}));
   if (window.padsBegin != window.effectivePadsEnd({in[2], in[3]})) {
