@@ -4,6 +4,8 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
@@ -21,6 +23,17 @@ namespace {
 
 /// Batches one GPU keeps in flight: one copying in while one computes.
 constexpr int kSlots = 2;
+
+/// Held while a backend is made on `device`. Backends are made in parallel (one thread each), and
+/// CUDA forbids synchronizing a device while one of its streams is being captured, which
+/// cudaDeviceSynchronize, cudnnCreate and cudnnDestroy do: two workers on one GPU would break each
+/// other's capture. Different GPUs still start in parallel.
+std::mutex& startupMutex(int device) {
+  static std::mutex guard;
+  static std::map<int, std::mutex> mutexes;
+  std::lock_guard lock(guard);
+  return mutexes[device];
+}
 
 struct Slot {
   PinnedBuffer hostCrops;
@@ -57,6 +70,8 @@ struct CudaBackend::State {
       if (slot.copied) cudaEventDestroy(slot.copied);
       if (slot.done) cudaEventDestroy(slot.done);
     }
+    // The executor's cuDNN handle still names the compute stream: release it while that exists.
+    executor.reset();
     if (copyStream) cudaStreamDestroy(copyStream);
     if (computeStream) cudaStreamDestroy(computeStream);
   }
@@ -117,6 +132,8 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
                                    (probe.problem.empty() ? "" : ": " + probe.problem));
   }
   SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.deviceIndex));
+  // Declared before `state`, so that a failed start also releases its GPU objects under the lock.
+  std::lock_guard startup(startupMutex(options.deviceIndex));
   auto state = std::make_unique<State>();
   state->options = options;
   SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(options.modelPath));
