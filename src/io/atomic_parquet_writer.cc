@@ -100,10 +100,12 @@ AtomicParquetWriter::~AtomicParquetWriter() { abort(); }
 
 Status AtomicParquetWriter::write(const arrow::RecordBatch& batch) {
   if (finished_) return Status::Internal("write after commit or abort on " + uri());
+  // One row group per write: starting the next one sends the previous write's rows out now instead
+  // of piling them up in memory until the file is closed (1,000 preprocessed crops are 150 MB).
+  // Started before a write, not after it, so that no empty row group ends the file.
+  if (wroteRows_) SLUICE_RETURN_IF_ARROW_ERROR(writer_->NewBufferedRowGroup(), "writing " + uri());
   SLUICE_RETURN_IF_ARROW_ERROR(writer_->WriteRecordBatch(batch), "writing " + uri());
-  // One row group per write: the encoded rows go out now instead of piling up in memory until the
-  // file is closed (a file of 1,000 preprocessed crops is 150 MB).
-  SLUICE_RETURN_IF_ARROW_ERROR(writer_->NewBufferedRowGroup(), "writing " + uri());
+  wroteRows_ = true;
   return Status::OK();
 }
 

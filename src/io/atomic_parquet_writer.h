@@ -41,6 +41,7 @@ class AtomicParquetWriter {
   std::shared_ptr<arrow::io::OutputStream> stream_;
   std::unique_ptr<parquet::arrow::FileWriter> writer_;
   bool finished_ = false;
+  bool wroteRows_ = false;  // a row group is open with rows in it
 };
 
 }  // namespace sluice::io

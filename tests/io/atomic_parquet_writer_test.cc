@@ -116,9 +116,11 @@ TEST_F(AtomicParquetWriterTest, ImageColumnsSkipDictionaryEncodingAndOtherColumn
   auto writer = AtomicParquetWriter::Open(location_, location_.join("crops.parquet"), schema);
   ASSERT_TRUE(writer.ok()) << writer.status().toString();
   ASSERT_TRUE((*writer)->write(*batch).ok());
+  ASSERT_TRUE((*writer)->write(*batch).ok());
   ASSERT_TRUE((*writer)->commit().ok());
 
   auto file = parquet::ParquetFileReader::OpenFile((root_ / "crops.parquet").string());
+  ASSERT_EQ(file->metadata()->num_row_groups(), 2) << "one row group per write, none empty";
   auto rowGroup = file->metadata()->RowGroup(0);
   ASSERT_EQ(rowGroup->num_columns(), 3);
   auto usesDictionary = [&](int column) {
@@ -136,7 +138,7 @@ TEST_F(AtomicParquetWriterTest, ImageColumnsSkipDictionaryEncodingAndOtherColumn
 
   auto table = readTable(root_ / "crops.parquet");
   ASSERT_NE(table, nullptr);
-  EXPECT_TRUE(table->Equals(*arrow::Table::FromRecordBatches({batch}).ValueOrDie()));
+  EXPECT_TRUE(table->Equals(*arrow::Table::FromRecordBatches({batch, batch}).ValueOrDie()));
 }
 
 }  // namespace
