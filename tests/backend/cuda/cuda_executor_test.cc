@@ -143,7 +143,8 @@ TEST_F(CudaExecutorTest, BatchOfOneAndOfAThousandGiveThePerImageResults) {
   auto thousand = runOnGpu(graph, input, 1000, Precision::kFp32);
   auto one = runOnGpu(graph, std::vector<float>(input.begin(), input.begin() + 3 * 32 * 32), 1, Precision::kFp32);
   ASSERT_EQ(thousand.size(), 10000u);
-  expectWithin(one, std::vector<float>(thousand.begin(), thousand.begin() + 10), 1e-5f);
+  // Different batch sizes may get different cuDNN algorithms: equal to fp32 rounding, not bit for bit.
+  expectWithin(one, std::vector<float>(thousand.begin(), thousand.begin() + 10), 1e-4f);
 }
 
 }  // namespace
