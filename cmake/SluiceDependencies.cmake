@@ -92,3 +92,42 @@ if(SLUICE_WITH_CUDA)
     set(SLUICE_WITH_CUDA OFF)
   endif()
 endif()
+
+# nvJPEG (GPU JPEG decoding), optional: `--decode gpu` needs it, everything else builds without.
+# Looked for in the CUDA toolkit first (the GPU machine's has it), then in the nvidia-nvjpeg wheel
+# (nvidia/cu13 for 13.x wheels, nvidia/nvjpeg for older ones), which scripts/bootstrap.sh installs
+# so that machines whose toolkit lacks it still compile the GPU decoder.
+option(SLUICE_WITH_NVJPEG "Build the nvJPEG GPU decoder when nvJPEG is found (needs the CUDA backend)" ON)
+if(SLUICE_WITH_CUDA AND SLUICE_WITH_NVJPEG)
+  execute_process(
+    COMMAND ${Python3_EXECUTABLE} -c "import importlib.util; s = importlib.util.find_spec('nvidia'); print(';'.join(s.submodule_search_locations) if s else '')"
+    OUTPUT_VARIABLE nvidia_wheel_dirs OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  set(nvjpeg_wheel_hints "")
+  foreach(dir IN LISTS nvidia_wheel_dirs)
+    list(APPEND nvjpeg_wheel_hints "${dir}/cu${CUDAToolkit_VERSION_MAJOR}" "${dir}/nvjpeg")
+  endforeach()
+  set(nvjpeg_include_hints ${CUDAToolkit_INCLUDE_DIRS})
+  set(nvjpeg_library_hints ${CUDAToolkit_LIBRARY_DIR})
+  foreach(dir IN LISTS nvjpeg_wheel_hints)
+    list(APPEND nvjpeg_include_hints "${dir}/include")
+    list(APPEND nvjpeg_library_hints "${dir}/lib")
+  endforeach()
+  find_path(NVJPEG_INCLUDE_DIR nvjpeg.h HINTS ${nvjpeg_include_hints} NO_DEFAULT_PATH)
+  # Wheels ship only the versioned library, which must match the toolkit's major version.
+  find_library(NVJPEG_LIBRARY NAMES nvjpeg libnvjpeg.so.${CUDAToolkit_VERSION_MAJOR}
+    HINTS ${nvjpeg_library_hints} NO_DEFAULT_PATH)
+  if(NVJPEG_INCLUDE_DIR AND NVJPEG_LIBRARY)
+    add_library(sluice::nvjpeg SHARED IMPORTED)
+    set_target_properties(sluice::nvjpeg PROPERTIES IMPORTED_LOCATION "${NVJPEG_LIBRARY}"
+      IMPORTED_SONAME "libnvjpeg.so.${CUDAToolkit_VERSION_MAJOR}"
+      INTERFACE_INCLUDE_DIRECTORIES "${NVJPEG_INCLUDE_DIR}")
+    get_filename_component(nvjpeg_library_dir "${NVJPEG_LIBRARY}" DIRECTORY)
+    list(APPEND CMAKE_BUILD_RPATH "${nvjpeg_library_dir}")
+    message(STATUS "nvJPEG GPU decoder: ${NVJPEG_LIBRARY}")
+  else()
+    message(STATUS "nvJPEG not found (CUDA toolkit or `pip install nvidia-nvjpeg`): no GPU JPEG decoding")
+    set(SLUICE_WITH_NVJPEG OFF)
+  endif()
+else()
+  set(SLUICE_WITH_NVJPEG OFF)
+endif()

@@ -37,6 +37,8 @@ pip_requirements=(
   "nanobind>=2.0"        # the Python module (sluice._native)
   "pyspark>=4.0,<5"      # sluice on Spark (bundles Spark; runs on the installed Java 17)
   "pandas>=2.2,<3"       # the benchmark's pandas-UDF Spark pipeline (bench/spark)
+  "nvidia-nvjpeg==13.0.*"  # nvJPEG headers + library (3.7 MB) so the GPU JPEG decoder compiles where the CUDA
+                           # toolkit lacks nvJPEG; matches CUDA 13.0 (the GPU machine's toolkit has its own)
 )
 if ! "$PYTHON" - "${pip_requirements[@]}" <<'PY' 2>/dev/null
 import sys

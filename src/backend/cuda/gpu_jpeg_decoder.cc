@@ -1,0 +1,273 @@
+#include "backend/cuda/gpu_jpeg_decoder.h"
+
+#include <cuda_runtime.h>
+#include <nvjpeg.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_memory.h"
+#include "backend/cuda/gpu_jpeg_decoder_kernels.h"
+#include "image/preprocess.h"
+
+namespace sluice::backend::cuda {
+
+namespace {
+
+Status nvjpegError(nvjpegStatus_t status, const char* call) {
+  if (status == NVJPEG_STATUS_SUCCESS) return Status::OK();
+  return Status::Internal(std::string("nvJPEG error ") + std::to_string(static_cast<int>(status)) + " in " + call);
+}
+
+#define SLUICE_NVJPEG_RETURN_IF_ERROR(call) SLUICE_RETURN_IF_ERROR(nvjpegError((call), #call))
+
+// Decoded bytes a batch may hold on the device; a batch of huge photos is cut short of it.
+constexpr int64_t kMaxDecodedBytesPerBatch = int64_t{512} << 20;
+// Larger images go to the CPU decoder, which is no slower per pixel for such rare files.
+constexpr int64_t kMaxPixels = int64_t{64} << 20;
+constexpr int64_t kAlignment = 256;
+
+int64_t alignUp(int64_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+// A JPEG whose data stops before its EOI marker is truncated. nvJPEG (the hardware engine above
+// all) may decode such a file without complaint, so it is left to the CPU decoder, which reports it
+// as libjpeg does. In entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so
+// FF D9 near the end is the EOI; a few bytes of padding after it are allowed.
+bool endsWithEndOfImage(const uint8_t* data, size_t size) {
+  const size_t from = size > 64 ? size - 64 : 0;
+  for (size_t i = size; i >= from + 2; --i) {
+    if (data[i - 2] == 0xFF && data[i - 1] == 0xD9) return true;
+  }
+  return false;
+}
+
+bool isJpeg(const uint8_t* data, size_t size) { return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF; }
+
+// Growing device or pinned memory: reallocated only when a batch needs more than it holds.
+template <typename Buffer>
+Status ensureBytes(Buffer& buffer, int64_t bytes) {
+  if (buffer.bytes() >= bytes) return Status::OK();
+  return buffer.allocate(std::max(bytes, buffer.bytes() * 3 / 2));
+}
+
+}  // namespace
+
+struct GpuJpegDecoder::Impl {
+  GpuJpegDecoderOptions options;
+  std::string backendName;
+  bool hardware = false;
+  nvjpegHandle_t handle = nullptr;
+  nvjpegJpegState_t state = nullptr;
+  nvjpegJpegStream_t parsedStream = nullptr;  // hardware: asks the engine whether it takes an image
+  cudaStream_t stream = nullptr;
+  DeviceBuffer decoded;
+  DeviceBuffer intermediate;
+  DeviceBuffer coefficients;
+  DeviceBuffer crops;
+  DeviceBuffer jobsOnDevice;
+  PinnedBuffer jobsOnHost;
+  PinnedBuffer cropsOnHost;
+
+  // Destroys in reverse order of creation; errors are ignored (a destructor never fails).
+  ~Impl() {
+    if (stream) cudaStreamSynchronize(stream);
+    if (parsedStream) nvjpegJpegStreamDestroy(parsedStream);
+    if (state) nvjpegJpegStateDestroy(state);
+    if (handle) nvjpegDestroy(handle);
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  // An image the GPU takes, with its place in the batch's buffers.
+  struct Accepted {
+    size_t request = 0;
+    int width = 0;
+    int height = 0;
+    ResizeCropJob job;
+  };
+
+  // Whether the GPU should decode this image, and its size when so.
+  bool accept(const GpuDecodeRequest& request, int& width, int& height) {
+    if (!isJpeg(request.data, request.size) || !endsWithEndOfImage(request.data, request.size)) return false;
+    int components = 0;
+    nvjpegChromaSubsampling_t subsampling{};
+    int widths[NVJPEG_MAX_COMPONENT] = {};
+    int heights[NVJPEG_MAX_COMPONENT] = {};
+    if (nvjpegGetImageInfo(handle, request.data, request.size, &components, &subsampling, widths, heights) !=
+        NVJPEG_STATUS_SUCCESS) {
+      return false;
+    }
+    // Four components are CMYK or YCCK, which PIL converts with rules nvJPEG does not follow.
+    if ((components != 1 && components != 3) || subsampling == NVJPEG_CSS_UNKNOWN) return false;
+    width = widths[0];
+    height = heights[0];
+    if (width < 1 || height < 1 || int64_t{width} * height > kMaxPixels) return false;
+    if (hardware) {
+      if (nvjpegJpegStreamParse(handle, request.data, request.size, 0, 0, parsedStream) != NVJPEG_STATUS_SUCCESS) {
+        return false;
+      }
+      int unsupported = 1;
+      if (nvjpegDecodeBatchedSupported(handle, parsedStream, &unsupported) != NVJPEG_STATUS_SUCCESS ||
+          unsupported != 0) {
+        return false;  // e.g. progressive: the engine decodes baseline only
+      }
+    }
+    return true;
+  }
+
+  // Decodes the accepted images into the decoded arena; clears `done` for those that fail.
+  Status decodeAll(const std::vector<GpuDecodeRequest>& requests, const std::vector<Accepted>& batch,
+                   std::vector<bool>& done) {
+    std::vector<nvjpegImage_t> outputs(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      outputs[i].channel[0] = decoded.as<uint8_t>() + batch[i].job.sourceOffset;
+      outputs[i].pitch[0] = static_cast<size_t>(batch[i].width) * 3;
+    }
+    if (hardware) {
+      std::vector<const unsigned char*> data(batch.size());
+      std::vector<size_t> lengths(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        data[i] = requests[batch[i].request].data;
+        lengths[i] = requests[batch[i].request].size;
+      }
+      SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegDecodeBatchedInitialize(handle, state, static_cast<int>(batch.size()), 1,
+                                                                  NVJPEG_OUTPUT_RGBI));
+      if (nvjpegDecodeBatched(handle, state, data.data(), lengths.data(), outputs.data(), stream) ==
+          NVJPEG_STATUS_SUCCESS) {
+        for (const auto& image : batch) done[image.request] = true;
+      }
+      // A failed batch is left to the CPU whole: slower, never wrong.
+      return Status::OK();
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& request = requests[batch[i].request];
+      done[batch[i].request] = nvjpegDecode(handle, state, request.data, request.size, NVJPEG_OUTPUT_RGBI,
+                                            &outputs[i], stream) == NVJPEG_STATUS_SUCCESS;
+      // The state's staging buffers serve the next image: let this one's copies finish first.
+      SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+    }
+    return Status::OK();
+  }
+
+  // One batch: decode, resize + crop on the device, crops back to the requests.
+  Status decodeBatch(const std::vector<GpuDecodeRequest>& requests, std::vector<Accepted>& batch,
+                     int64_t decodedBytes, std::vector<bool>& done) {
+    const int cropSize = options.resizeCrop.cropSize;
+    SLUICE_RETURN_IF_ERROR(ensureBytes(decoded, decodedBytes));
+    SLUICE_RETURN_IF_ERROR(decodeAll(requests, batch, done));
+    std::erase_if(batch, [&](const Accepted& image) { return !done[image.request]; });
+    if (batch.empty()) return Status::OK();
+
+    int tapStride = 1;
+    int firstPassWidth = 0;
+    int firstPassHeight = 0;
+    int64_t intermediateBytes = 0;
+    for (auto& image : batch) {
+      ResizeCropJob& job = image.job;
+      tapStride = std::max({tapStride, resizeTapStride(job.sourceWidth, job.resizedWidth),
+                            resizeTapStride(job.sourceHeight, job.resizedHeight)});
+      // The first pass' output is at most cropSize columns x all rows, or all columns x cropSize rows.
+      const int width = job.verticalFirst ? job.sourceWidth : cropSize;
+      const int height = job.verticalFirst ? cropSize : job.sourceHeight;
+      firstPassWidth = std::max(firstPassWidth, width);
+      firstPassHeight = std::max(firstPassHeight, height);
+      job.intermediateOffset = intermediateBytes;
+      intermediateBytes += alignUp(int64_t{width} * height * 3);
+    }
+    const auto numJobs = static_cast<int64_t>(batch.size());
+    const int64_t cropBytes = int64_t{cropSize} * cropSize * 3;
+    SLUICE_RETURN_IF_ERROR(ensureBytes(intermediate, intermediateBytes));
+    SLUICE_RETURN_IF_ERROR(
+        ensureBytes(coefficients, numJobs * resizeCoefficientCount(cropSize, tapStride) * int64_t{sizeof(int32_t)}));
+    SLUICE_RETURN_IF_ERROR(ensureBytes(crops, numJobs * cropBytes));
+    SLUICE_RETURN_IF_ERROR(ensureBytes(cropsOnHost, numJobs * cropBytes));
+    SLUICE_RETURN_IF_ERROR(ensureBytes(jobsOnDevice, numJobs * int64_t{sizeof(ResizeCropJob)}));
+    SLUICE_RETURN_IF_ERROR(ensureBytes(jobsOnHost, numJobs * int64_t{sizeof(ResizeCropJob)}));
+    auto* jobs = jobsOnHost.as<ResizeCropJob>();
+    for (int64_t i = 0; i < numJobs; ++i) jobs[i] = batch[i].job;
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(jobsOnDevice.data(), jobs, numJobs * sizeof(ResizeCropJob),
+                                                cudaMemcpyHostToDevice, stream));
+    SLUICE_CUDA_RETURN_IF_ERROR(launchResizeCrop(jobsOnDevice.as<ResizeCropJob>(), static_cast<int>(numJobs),
+                                                 cropSize, tapStride, firstPassWidth, firstPassHeight,
+                                                 decoded.as<uint8_t>(), intermediate.as<uint8_t>(),
+                                                 coefficients.as<int32_t>(), crops.as<uint8_t>(), stream));
+    SLUICE_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(cropsOnHost.data(), crops.data(), numJobs * cropBytes, cudaMemcpyDeviceToHost, stream));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+    for (int64_t i = 0; i < numJobs; ++i) {
+      std::memcpy(requests[batch[i].request].crop, cropsOnHost.as<uint8_t>() + i * cropBytes, cropBytes);
+    }
+    return Status::OK();
+  }
+};
+
+GpuJpegDecoder::GpuJpegDecoder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GpuJpegDecoder::~GpuJpegDecoder() = default;
+
+const std::string& GpuJpegDecoder::backendName() const { return impl_->backendName; }
+
+Result<std::unique_ptr<GpuJpegDecoder>> GpuJpegDecoder::Make(const GpuJpegDecoderOptions& options) {
+  SLUICE_RETURN_IF_ERROR(image::validate(options.resizeCrop));
+  if (options.maxBatchImages < 1) return Status::InvalidArgument("the GPU decode batch must hold at least one image");
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.deviceIndex));
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking));
+  // The hardware engine (A100, H100, ...) where the GPU has one; nvJPEG answers "not supported" or
+  // "arch mismatch" elsewhere, and the default backend decodes on the CUDA cores instead.
+  nvjpegStatus_t created = NVJPEG_STATUS_ARCH_MISMATCH;
+  if (options.allowHardwareBackend) {
+    created = nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, 0, &impl->handle);
+  }
+  impl->hardware = created == NVJPEG_STATUS_SUCCESS;
+  if (!impl->hardware) {
+    impl->handle = nullptr;
+    SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, 0, &impl->handle));
+  }
+  impl->backendName = impl->hardware ? "hardware" : "hybrid";
+  SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegJpegStateCreate(impl->handle, &impl->state));
+  if (impl->hardware) SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegJpegStreamCreate(impl->handle, &impl->parsedStream));
+  return std::unique_ptr<GpuJpegDecoder>(new GpuJpegDecoder(std::move(impl)));
+}
+
+Result<std::vector<bool>> GpuJpegDecoder::decode(const std::vector<GpuDecodeRequest>& requests) {
+  Impl& impl = *impl_;
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(impl.options.deviceIndex));
+  const auto& resizeCrop = impl.options.resizeCrop;
+  std::vector<bool> done(requests.size(), false);
+  std::vector<Impl::Accepted> batch;
+  int64_t decodedBytes = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    int width = 0;
+    int height = 0;
+    if (!impl.accept(requests[i], width, height)) continue;
+    const int64_t imageBytes = alignUp(int64_t{width} * height * 3);
+    if (!batch.empty() && (static_cast<int>(batch.size()) >= impl.options.maxBatchImages ||
+                           decodedBytes + imageBytes > kMaxDecodedBytesPerBatch)) {
+      SLUICE_RETURN_IF_ERROR(impl.decodeBatch(requests, batch, decodedBytes, done));
+      batch.clear();
+      decodedBytes = 0;
+    }
+    Impl::Accepted image;
+    image.request = i;
+    image.width = width;
+    image.height = height;
+    const image::Size resized = image::resizedSize(width, height, resizeCrop.resizeSize);
+    image.job.sourceOffset = decodedBytes;
+    image.job.sourceWidth = width;
+    image.job.sourceHeight = height;
+    image.job.resizedWidth = resized.width;
+    image.job.resizedHeight = resized.height;
+    image.job.cropLeft = image::centerCropOffset(resized.width, resizeCrop.cropSize);
+    image.job.cropTop = image::centerCropOffset(resized.height, resizeCrop.cropSize);
+    // Pillow's pass order for the whole resize (as image::BilinearResampler::resizeWindow).
+    image.job.verticalFirst =
+        resized.height < height && 2 * (width - resized.width) < height - resized.height ? 1 : 0;
+    batch.push_back(image);
+    decodedBytes += imageBytes;
+  }
+  if (!batch.empty()) SLUICE_RETURN_IF_ERROR(impl.decodeBatch(requests, batch, decodedBytes, done));
+  return done;
+}
+
+}  // namespace sluice::backend::cuda
