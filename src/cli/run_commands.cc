@@ -69,6 +69,14 @@ void addImageFlags(CLI::App& command, RunFlags& flags, const std::string& defaul
       ->capture_default_str();
 }
 
+void addDecodeFlag(CLI::App& command, RunFlags& flags) {
+  command.add_option("--decode", flags.job.decode,
+                     "where JPEGs are decoded: cpu, gpu (nvJPEG; what it cannot decode goes to the CPU) or auto "
+                     "(GPU decoders beside the CPU workers when nvJPEG is built in and a GPU is visible)")
+      ->check(CLI::IsMember({"cpu", "gpu", "auto"}))
+      ->capture_default_str();
+}
+
 void addModelFlags(CLI::App& command, RunFlags& flags) {
   auto& job = flags.job;
   job.device = "auto";
@@ -163,6 +171,7 @@ void addRunCommands(CLI::App& root, int& exitCode) {
     auto* command = root.add_subcommand(spec.name, spec.description);
     addCommonFlags(*command, commandFlags);
     addImageFlags(*command, commandFlags, spec.defaultImageShape);
+    if (spec.mode != engine::JobMode::kPredict) addDecodeFlag(*command, commandFlags);
     if (spec.usesModel) addModelFlags(*command, commandFlags);
     command->callback([command, &commandFlags, &spec, &exitCode] {
       commandFlags.job.mode = spec.mode;

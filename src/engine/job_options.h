@@ -36,6 +36,7 @@ struct JobOptions {
   int inferenceWorkers = 0;     // model instances, each on its own thread; 0 = one per GPU, 1 on CPU
   int64_t limit = -1;           // images; -1 = all
   int cpuWorkers = 0;           // 0 = cores
+  std::string decode = "auto";  // encoded images: cpu, gpu (nvJPEG) or auto (GPU beside the CPU when usable)
   int64_t batchSize = 0;        // 0 = default for the device
   int64_t memoryBudgetBytes = 0;  // 0 = default for the machine
   bool skipBadFiles = false;

@@ -49,6 +49,8 @@ nlohmann::json JobReport::toJson() const {
   json["peak_rss_bytes"] = peakRssBytes;
   json["memory_budget_bytes"] = memoryBudgetBytes;
   json["device"] = device;
+  json["decoded"] = {{"cpu", cpuDecodedImages}, {"gpu", gpuDecodedImages}};
+  json["gpu_decoder"] = gpuDecoder;
   json["configuration"] = configuration;
   return json;
 }
@@ -69,6 +71,10 @@ std::string JobReport::summary() const {
     busy += line;
   }
   text += "busy:   " + busy + " -> bottleneck: " + bottleneck() + "\n";
+  if (!gpuDecoder.empty()) {
+    text += "decode: " + std::to_string(cpuDecodedImages) + " images on the CPU, " + std::to_string(gpuDecodedImages) +
+            " on the GPU (" + gpuDecoder + ")\n";
+  }
   text += "memory: peak RSS " + formatByteSize(peakRssBytes) + " (budget " + formatByteSize(memoryBudgetBytes) + ")\n";
   if (!skippedFiles.empty()) text += "skipped files: " + std::to_string(skippedFiles.size()) + " (see --report)\n";
   if (!resumedFiles.empty()) {

@@ -38,6 +38,9 @@ struct JobReport {
   int64_t peakRssBytes = 0;
   int64_t memoryBudgetBytes = 0;
   std::string device;
+  int64_t cpuDecodedImages = 0;  // rows the CPU decoders handled (raw, PNG, JPEGs nvJPEG declined; errors included)
+  int64_t gpuDecodedImages = 0;  // JPEG rows nvJPEG decoded
+  std::string gpuDecoder;        // "nvJPEG (hardware) on cuda:0"; empty when no GPU decoder ran
   nlohmann::json configuration;
 
   double imagesPerSecond() const { return seconds > 0 ? images / seconds : 0; }

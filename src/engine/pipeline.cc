@@ -19,8 +19,15 @@
 #include "engine/output_batch.h"
 #include "engine/unit_result.h"
 #include "engine/work_plan.h"
+#include "image/jpeg_decoder.h"
 #include "io/arrow_status.h"
 #include "io/atomic_parquet_writer.h"
+#if SLUICE_WITH_CUDA
+#include "backend/cuda/cuda_devices.h"
+#endif
+#if SLUICE_WITH_NVJPEG
+#include "backend/cuda/gpu_jpeg_decoder.h"
+#endif
 
 namespace sluice::engine {
 
@@ -33,6 +40,32 @@ using Clock = std::chrono::steady_clock;
 constexpr int64_t kReadBatchRows = 16;
 /// Memory for everything not budgeted explicitly: code, Arrow pools, thread stacks.
 constexpr int64_t kBaseReserveBytes = 256LL << 20;
+/// GPU decode workers per GPU: while one reads its row group and parses JPEG headers on the CPU,
+/// the other's batch is on the GPU.
+constexpr int kGpuDecodeWorkersPerGpu = 2;
+
+/// A JPEG row a GPU decode worker set aside for its decoder; the array keeps the bytes alive.
+struct DeferredJpegRow {
+  std::shared_ptr<arrow::Array> column;
+  int64_t indexInColumn = 0;
+  int64_t row = 0;  // in the unit
+};
+
+/// The encoded bytes of row `index` of a binary column, or null when it is not a JPEG.
+std::pair<const uint8_t*, size_t> jpegBytes(const arrow::Array& column, int64_t index) {
+  std::string_view view;
+  if (column.IsNull(index)) return {nullptr, 0};
+  if (column.type_id() == arrow::Type::BINARY) {
+    view = static_cast<const arrow::BinaryArray&>(column).GetView(index);
+  } else if (column.type_id() == arrow::Type::LARGE_BINARY) {
+    view = static_cast<const arrow::LargeBinaryArray&>(column).GetView(index);
+  } else {
+    return {nullptr, 0};
+  }
+  const auto* data = reinterpret_cast<const uint8_t*>(view.data());
+  if (!image::looksLikeJpeg(data, view.size())) return {nullptr, 0};
+  return {data, view.size()};
+}
 
 /// The first error of the job; later ones are dropped. Setting it cancels every queue.
 class JobFailure {
@@ -86,6 +119,7 @@ nlohmann::json configurationJson(const JobOptions& options, int64_t batchSize, i
       {"inference_workers", backends.size()},
       {"batch_size", batchSize},
       {"cpu_workers", workers},
+      {"decode", options.decode},
       {"memory_budget_bytes", budget},
       {"limit", options.limit},
       {"skip_bad_files", options.skipBadFiles},
@@ -102,8 +136,13 @@ class Pipeline {
 
  private:
   Status prepare(const BackendFactory& makeBackend);
+  Status planGpuDecode(const std::vector<backend::BackendOptions>& backendPlans);
   void preprocessWorker(WorkerTimes& times);
-  UnitResult preprocessUnit(const WorkUnit& unit, RowDecoder& decoder);
+  void gpuDecodeWorker(int worker, WorkerTimes& times);
+  UnitResult preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
+                            std::vector<DeferredJpegRow>* deferred = nullptr);
+  // Hands a unit to the inference stage (or the writer); false when the job is over.
+  bool pushPreprocessed(int64_t index, UnitResult result, WorkerTimes& times);
   Status createBackends(const BackendFactory& makeBackend, const std::vector<backend::BackendOptions>& plans);
   void inferenceWorker(backend::InferenceBackend& backend, WorkerTimes& times);
   void writerWorker(WorkerTimes& times);
@@ -121,7 +160,13 @@ class Pipeline {
   JobFailure failure_;
   JobReport report_;
   int64_t batchSize_ = 0;
-  int workers_ = 1;
+  int workers_ = 1;                 // CPU preprocess workers
+  std::vector<int> gpuDecodeDevices_;  // one GPU decode worker per entry, on that GPU
+  std::atomic<int64_t> cpuDecodedRows_{0};
+  std::atomic<int64_t> gpuDecodedRows_{0};
+#if SLUICE_WITH_NVJPEG
+  std::vector<std::unique_ptr<backend::cuda::GpuJpegDecoder>> gpuDecoders_;  // one per GPU decode worker
+#endif
   int64_t numClasses_ = 0;
   int topk_ = 0;
   std::atomic<int64_t> nextUnit_{0};
@@ -144,6 +189,9 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
                                    std::to_string(options_.cropSize));
   }
   workers_ = options_.cpuWorkers > 0 ? options_.cpuWorkers : std::max(1u, std::thread::hardware_concurrency());
+  if (options_.decode != "cpu" && options_.decode != "gpu" && options_.decode != "auto") {
+    return Status::InvalidArgument("unknown --decode '" + options_.decode + "'; use cpu, gpu or auto");
+  }
   const std::string device = predicting ? resolveDevice(options_.device) : "none";
   batchSize_ = options_.batchSize > 0 ? options_.batchSize : defaultBatchSize(device);
   resizeCrop_ = image::ResizeCropOptions{options_.resizeSize, options_.cropSize, options_.dctScalingMargin};
@@ -166,6 +214,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   } else {
     report_.device = "none (preprocess only)";
   }
+  SLUICE_RETURN_IF_ERROR(planGpuDecode(backendPlans));
 
   // Memory: what the stages hold themselves, then the rest for the queues between them.
   const int64_t budget = options_.memoryBudgetBytes > 0 ? options_.memoryBudgetBytes : defaultMemoryBudget();
@@ -173,7 +222,10 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   const int64_t unitBytes = std::max<int64_t>(plan_.largestUnitRows, 1) * (cropBytes_ + 64);
   // A read batch in decoding: int32 values, two int16 levels and the uint8 result per pixel value.
   const int64_t readBytes = kReadBatchRows * shape.bytes() * 9 + (8LL << 20);
-  const int64_t stageBytes = (workers_ + 2 * static_cast<int64_t>(backends_.size())) * unitBytes + workers_ * readBytes;
+  // A GPU decode worker also holds its unit's encoded bytes while the GPU decodes them.
+  const int64_t gpuWorkers = static_cast<int64_t>(gpuDecodeDevices_.size());
+  const int64_t stageBytes = (workers_ + 2 * gpuWorkers + 2 * static_cast<int64_t>(backends_.size())) * unitBytes +
+                             (workers_ + gpuWorkers) * readBytes;
   const int64_t queueBytes = budget - kBaseReserveBytes - modelBytes - stageBytes;
   if (queueBytes < 2 * unitBytes) {
     return Status::InvalidArgument(
@@ -204,7 +256,58 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   return Status::OK();
 }
 
-UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder) {
+Status Pipeline::planGpuDecode(const std::vector<backend::BackendOptions>& backendPlans) {
+  if (options_.decode == "cpu") return Status::OK();
+  std::string unavailable;  // why GPU decoding cannot run here
+#if SLUICE_WITH_NVJPEG
+  const auto& probe = backend::cuda::probeCuda();
+  if (probe.gpus.empty()) unavailable = "no usable GPU (" + probe.problem + ")";
+#else
+  unavailable =
+      "this build of sluice has no nvJPEG (neither the CUDA toolkit nor the nvidia-nvjpeg wheel had it when sluice "
+      "was built)";
+#endif
+  if (!unavailable.empty()) {
+    if (options_.decode == "auto") return Status::OK();
+    return Status::InvalidArgument("--decode gpu cannot run: " + unavailable +
+                                   "; use --decode cpu, or auto, which decodes on the CPU when no GPU is usable");
+  }
+  // Only a binary image column can hold JPEGs; raw pixels (and predict's crops) leave nothing to decode.
+  bool encodedColumn = false;
+  if (options_.mode != JobMode::kPredict && !plan_.files.empty()) {
+    auto field = plan_.files.front().input->schema()->GetFieldByName(options_.imageColumn);
+    encodedColumn = field && (field->type()->id() == arrow::Type::BINARY ||
+                              field->type()->id() == arrow::Type::LARGE_BINARY);
+  }
+  if (!encodedColumn) return Status::OK();
+  // Decode on the GPUs that run the model (their copies of the crops stay local), else on GPU 0.
+  std::vector<int> gpus;
+  for (const auto& plan : backendPlans) {
+    if (plan.device == "cuda" && std::find(gpus.begin(), gpus.end(), plan.deviceIndex) == gpus.end()) {
+      gpus.push_back(plan.deviceIndex);
+    }
+  }
+  if (gpus.empty()) gpus.push_back(0);
+  for (int gpu : gpus) {
+    for (int i = 0; i < kGpuDecodeWorkersPerGpu; ++i) gpuDecodeDevices_.push_back(gpu);
+  }
+  // gpu: the GPU decode workers alone (they decode what nvJPEG declines themselves); auto: beside
+  // the CPU workers, all drawing from the same units.
+  if (options_.decode == "gpu") workers_ = 0;
+#if SLUICE_WITH_NVJPEG
+  for (int gpu : gpuDecodeDevices_) {
+    SLUICE_ASSIGN_OR_RETURN(auto decoder, backend::cuda::GpuJpegDecoder::Make({.deviceIndex = gpu,
+                                                                               .resizeCrop = resizeCrop_}));
+    report_.gpuDecoder = "nvJPEG (" + decoder->backendName() + ") on cuda:" + std::to_string(gpu);
+    gpuDecoders_.push_back(std::move(decoder));
+  }
+  if (gpus.size() > 1) report_.gpuDecoder += " and " + std::to_string(gpus.size() - 1) + " more GPU(s)";
+#endif
+  return Status::OK();
+}
+
+UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
+                                    std::vector<DeferredJpegRow>* deferred) {
   UnitResult result;
   result.unit = unit;
   result.crops.assign(unit.numRows * cropBytes_, 0);
@@ -243,7 +346,12 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder) {
         error.assign(view.data(), view.size());
         continue;
       }
+      if (deferred && jpegBytes(*images, i).first) {
+        deferred->push_back({images, i, row + i});
+        continue;
+      }
       error = decoder.decode(*images, i, result.crops.data() + (row + i) * cropBytes_);
+      ++cpuDecodedRows_;
     }
     if (!plan_.extraColumns.empty()) {
       arrow::ArrayVector extra;
@@ -268,6 +376,15 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder) {
   return result;
 }
 
+bool Pipeline::pushPreprocessed(int64_t index, UnitResult result, WorkerTimes& times) {
+  if (!result.fileError.ok() && !options_.skipBadFiles) {
+    failure_.set(result.fileError);
+    return false;
+  }
+  int64_t bytes = result.bytes();
+  return preprocessed_->push(index, std::move(result), bytes, &times.waitingForOutputSeconds);
+}
+
 void Pipeline::preprocessWorker(WorkerTimes& times) {
   const int64_t units = static_cast<int64_t>(plan_.units.size());
   RowDecoder decoder(plan_.imageShape, resizeCrop_);  // this worker's decoding buffers
@@ -277,13 +394,48 @@ void Pipeline::preprocessWorker(WorkerTimes& times) {
       ScopedTimer busy(times.busySeconds);
       result = preprocessUnit(plan_.units[index], decoder);
     }
-    if (!result.fileError.ok() && !options_.skipBadFiles) {
-      failure_.set(result.fileError);
-      return;
-    }
-    int64_t bytes = result.bytes();
-    if (!preprocessed_->push(index, std::move(result), bytes, &times.waitingForOutputSeconds)) return;
+    if (!pushPreprocessed(index, std::move(result), times)) return;
   }
+}
+
+void Pipeline::gpuDecodeWorker([[maybe_unused]] int worker, [[maybe_unused]] WorkerTimes& times) {
+#if SLUICE_WITH_NVJPEG
+  backend::cuda::GpuJpegDecoder& gpuDecoder = *gpuDecoders_[worker];
+  const int64_t units = static_cast<int64_t>(plan_.units.size());
+  RowDecoder decoder(plan_.imageShape, resizeCrop_);  // rows that are not JPEGs, or that nvJPEG declines
+  std::vector<DeferredJpegRow> deferred;
+  std::vector<backend::cuda::GpuDecodeRequest> requests;
+  for (int64_t index = nextUnit_++; index < units && !failure_.failed(); index = nextUnit_++) {
+    UnitResult result;
+    {
+      ScopedTimer busy(times.busySeconds);
+      deferred.clear();
+      result = preprocessUnit(plan_.units[index], decoder, &deferred);
+      if (result.fileError.ok() && !deferred.empty()) {
+        requests.clear();
+        for (const auto& row : deferred) {
+          auto [data, size] = jpegBytes(*row.column, row.indexInColumn);
+          requests.push_back({data, size, result.crops.data() + row.row * cropBytes_});
+        }
+        auto decoded = gpuDecoder.decode(requests);
+        if (!decoded.ok()) return failure_.set(decoded.status());
+        int64_t onGpu = 0;
+        for (size_t i = 0; i < deferred.size(); ++i) {
+          if ((*decoded)[i]) {
+            ++onGpu;
+            continue;
+          }
+          const auto& row = deferred[i];
+          result.errors[row.row] = decoder.decode(*row.column, row.indexInColumn, requests[i].crop);
+          ++cpuDecodedRows_;
+        }
+        gpuDecodedRows_ += onGpu;
+      }
+      deferred.clear();  // releases the row group's encoded bytes
+    }
+    if (!pushPreprocessed(index, std::move(result), times)) return;
+  }
+#endif
 }
 
 Status Pipeline::createBackends(const BackendFactory& makeBackend,
@@ -431,16 +583,26 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   auto pipelineStart = Clock::now();
 
   StageStats preprocessStats("preprocess", workers_);
+  const int gpuDecodeWorkers = static_cast<int>(gpuDecodeDevices_.size());
+  StageStats gpuDecodeStats("gpu_decode", gpuDecodeWorkers);
   const int inferenceWorkers = static_cast<int>(backends_.size());
   StageStats inferenceStats("inference", std::max(1, inferenceWorkers));
   StageStats writerStats("write", 1);
   std::vector<std::thread> preprocessThreads;
-  std::atomic<int> preprocessRunning{workers_};
+  std::atomic<int> preprocessRunning{workers_ + gpuDecodeWorkers};
   for (int i = 0; i < workers_; ++i) {
     preprocessThreads.emplace_back([&] {
       WorkerTimes times;
       preprocessWorker(times);
       preprocessStats.add(times);
+      if (--preprocessRunning == 0) preprocessed_->close();
+    });
+  }
+  for (int i = 0; i < gpuDecodeWorkers; ++i) {
+    preprocessThreads.emplace_back([&, i] {
+      WorkerTimes times;
+      gpuDecodeWorker(i, times);
+      gpuDecodeStats.add(times);
       if (--preprocessRunning == 0) preprocessed_->close();
     });
   }
@@ -490,7 +652,9 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   report_.seconds = secondsSince(start_);
   report_.firstBatchSeconds = firstBatchSeconds_.load();
   double pipelineSeconds = std::max(1e-9, secondsSince(pipelineStart));
-  std::vector<const StageStats*> stages = {&preprocessStats};
+  std::vector<const StageStats*> stages;
+  if (workers_ > 0) stages.push_back(&preprocessStats);
+  if (gpuDecodeWorkers > 0) stages.push_back(&gpuDecodeStats);
   if (predicting) stages.push_back(&inferenceStats);
   stages.push_back(&writerStats);
   for (const auto* stage : stages) {
@@ -503,6 +667,8 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   for (const auto& skipped : plan_.skippedFiles) report_.skippedFiles.push_back(skipped);
   report_.resumedFiles = plan_.resumedFiles;
   report_.peakRssBytes = peakResidentBytes();
+  report_.cpuDecodedImages = cpuDecodedRows_.load();
+  report_.gpuDecodedImages = gpuDecodedRows_.load();
   return std::move(report_);
 }
 
