@@ -30,9 +30,26 @@ def main(path):
             print(f"| sluice run | {line['precision']} | {line['images']} | {line['seconds']:.2f} | "
                   f"{line['first_batch_seconds']:.2f} | {line['images_per_second']:,.0f} | "
                   f"{line['steady_images_per_second']:,.0f} | {line['gpu_utilization_mean']:.0f}% |")
-        elif "images" in line and "peer" in line:
+        elif "images" in line and "peer" in line and not line.get("jpeg"):
             print(f"| {line['peer']} | {line['precision']} | {line['images']} | {line['seconds']:.2f} | "
                   f"{line['first_batch_seconds']:.2f} | {line['images_per_second']:,.0f} | - | - |")
+
+    jpeg = [line for line in lines if line.get("sluice") == "run-jpeg" or line.get("jpeg")]
+    if jpeg:
+        peer = next((line["images_per_second"] for line in jpeg if "peer" in line), None)
+        print("\n## End-to-end from JPEG bytes (issue 4), fp16\n")
+        print("| pipeline | images | errors | whole job s | images/s | vs PyTorch | decoded cpu / gpu | bottleneck |")
+        print("|---|---|---|---|---|---|---|---|")
+        for line in jpeg:
+            ratio = f"{line['images_per_second'] / peer:.2f}x" if peer else "-"
+            if "peer" in line:
+                print(f"| {line['peer']} | {line['images']} | - | {line['seconds']:.2f} | "
+                      f"{line['images_per_second']:,.0f} | 1.00x | PIL | - |")
+            else:
+                decoded = line["decoded"]
+                print(f"| sluice run --decode {line['decode']} | {line['images']} | {line['errors']} | "
+                      f"{line['seconds']:.2f} | {line['images_per_second']:,.0f} | {ratio} | "
+                      f"{decoded['cpu']} / {decoded['gpu']} | {line['bottleneck']} |")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,13 @@
 #  (a) model-only ResNet50, batch 256 and 1000: `sluice model-bench --device cuda` (fp16, tf32,
 #      fp32) vs PyTorch eager channels_last (fp16, tf32, fp32);
 #  (b) end-to-end on 16,232 seed-format images: `sluice run` (fp16, fp32) with GPU utilization
-#      sampled by nvidia-smi, vs the PyTorch DataLoader pipelines (as written, tuned).
+#      sampled by nvidia-smi, vs the PyTorch DataLoader pipelines (as written, tuned);
+#  (c) end-to-end from JPEG bytes (issue 4): `sluice run --decode cpu|gpu|auto` (fp16) on 16,232
+#      images from `sluice datagen --format jpeg`, vs the PyTorch DataLoader with 15 PIL workers
+#      (bench/gpu/peers/torch_jpeg_pipeline.py, fp16).
 # Results: JSON lines and a Markdown table in RESULTS_DIR (default bench/results/gpu).
-# Usage: bench/gpu/run.sh   (env: RESULTS_DIR, DATA=/tmp/sluice-bench, ITERATIONS=50, IMAGES=16232)
+# Usage: bench/gpu/run.sh   (env: RESULTS_DIR, DATA=/tmp/sluice-bench, ITERATIONS=50, IMAGES=16232,
+#        SECTIONS="a b c" to run only some of them)
 set -euo pipefail
 SLUICE=${SLUICE_BIN:-build/sluice}
 DATA=${DATA:-/tmp/sluice-bench}
@@ -14,6 +18,8 @@ RESULTS_DIR=${RESULTS_DIR:-bench/results/gpu}
 ITERATIONS=${ITERATIONS:-50}
 IMAGES=${IMAGES:-16232}
 PHOTOS=${SLUICE_PHOTOS:+--photos $SLUICE_PHOTOS}
+SECTIONS=${SECTIONS:-a b c}
+section() { [[ " $SECTIONS " == *" $1 "* ]]; }
 mkdir -p "$DATA" "$RESULTS_DIR"
 LINES="$RESULTS_DIR/gpu.jsonl"
 : >"$LINES"
@@ -21,12 +27,14 @@ LINES="$RESULTS_DIR/gpu.jsonl"
 "$SLUICE" info | tee "$RESULTS_DIR/info.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv | tee -a "$RESULTS_DIR/info.txt"
 [ -f "$DATA/resnet50.onnx" ] || python tools/make_test_model.py --arch resnet50 --out "$DATA/resnet50.onnx" --seed 0
-[ -d "$DATA/seed" ] || "$SLUICE" datagen --out "$DATA/seed" --images "$IMAGES" --seed 0 $PHOTOS
+if section a || section b; then
+  [ -d "$DATA/seed" ] || "$SLUICE" datagen --out "$DATA/seed" --images "$IMAGES" --seed 0 $PHOTOS
+fi
 
 record() { echo "$1" | tee -a "$LINES"; }
 
-echo "== (a) model-only"
-for batch in 256 1000; do
+section a && echo "== (a) model-only"
+section a && for batch in 256 1000; do
   for precision in fp16 tf32 fp32; do
     iterations=$((ITERATIONS * 256 / batch + 1))
     record "$("$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
@@ -36,8 +44,8 @@ for batch in 256 1000; do
   done
 done
 
-echo "== (b) end-to-end, $IMAGES images"
-for precision in fp16 fp32; do
+section b && echo "== (b) end-to-end, $IMAGES images"
+section b && for precision in fp16 fp32; do
   rm -rf "$DATA/out-$precision"
   nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$DATA/util-$precision.txt" &
   sampler=$!
@@ -60,13 +68,41 @@ print(json.dumps({"sluice": "run", "precision": report["configuration"]["precisi
 PY
 )"
 done
-for variant in as-written tuned; do
+section b && for variant in as-written tuned; do
   for precision in fp32 fp16; do
     [ "$variant" = tuned ] && [ "$precision" = fp32 ] && continue
     record "$(python bench/gpu/peers/torch_pipeline.py --input "$DATA/seed" --variant "$variant" \
       --precision "$precision" --workers 15)"
   done
 done
+
+if section c; then
+  echo "== (c) end-to-end from JPEG bytes, $IMAGES images: --decode cpu, gpu, auto vs PyTorch DataLoader (PIL)"
+  [ -d "$DATA/jpeg" ] || "$SLUICE" datagen --format jpeg --out "$DATA/jpeg" --images "$IMAGES" --seed 0 $PHOTOS
+  for decode in cpu gpu auto; do
+    rm -rf "$DATA/out-jpeg-$decode"
+    nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$DATA/util-jpeg-$decode.txt" &
+    sampler=$!
+    "$SLUICE" run --input "$DATA/jpeg" --model "$DATA/resnet50.onnx" --output "$DATA/out-jpeg-$decode" \
+      --device cuda --precision fp16 --decode "$decode" --report "$DATA/run-jpeg-$decode.json" --no-progress
+    kill "$sampler"
+    record "$(python - "$DATA/run-jpeg-$decode.json" "$DATA/util-jpeg-$decode.txt" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+samples = [float(v) for v in open(sys.argv[2]).read().split() if v.strip().isdigit()]
+print(json.dumps({"sluice": "run-jpeg", "decode": report["configuration"]["decode"],
+                  "precision": report["configuration"]["precision"], "images": report["images"],
+                  "errors": report["errors"], "seconds": report["seconds"],
+                  "first_batch_seconds": report["first_batch_seconds"],
+                  "images_per_second": report["images_per_second"], "decoded": report["decoded"],
+                  "gpu_decoder": report["gpu_decoder"],
+                  "gpu_utilization_mean": sum(samples) / max(len(samples), 1),
+                  "stages": report["stages"], "bottleneck": report.get("bottleneck")}))
+PY
+)"
+  done
+  record "$(python bench/gpu/peers/torch_jpeg_pipeline.py --input "$DATA/jpeg" --precision fp16 --workers 15)"
+fi
 
 python bench/gpu/report.py "$LINES" >"$RESULTS_DIR/gpu.md"
 cat "$RESULTS_DIR/gpu.md"
