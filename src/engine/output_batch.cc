@@ -91,10 +91,12 @@ Result<std::shared_ptr<arrow::RecordBatch>> OutputBatchBuilder::build(UnitResult
   int64_t nullCount = 0;
   SLUICE_ASSIGN_OR_RETURN(auto validity, successBitmap(unit, &nullCount));
   if (layout_.mode == JobMode::kPreprocess) {
+    // Failed rows keep their zero crops instead of a null: Arrow 25 cannot read a fixed-size list
+    // with nulls back from Parquet ("Expected all lists to be of size=..."). The error column
+    // marks them, and `predict` skips them by it.
     auto values = primitiveArray(std::move(unit.crops));
-    SLUICE_ASSIGN_OR_RETURN_ARROW(
-        auto images,
-        arrow::FixedSizeListArray::FromArrays(values, schema_->field(2)->type(), validity, nullCount), what);
+    SLUICE_ASSIGN_OR_RETURN_ARROW(auto images, arrow::FixedSizeListArray::FromArrays(values, schema_->field(2)->type()),
+                                  what);
     columns.push_back(images);
   } else {
     const int k = static_cast<int>(std::min<int64_t>(layout_.topk, layout_.numClasses));

@@ -167,3 +167,22 @@ def test_empty_input_file_gives_an_empty_output_file(tmp_path, models):
     assert "images: 0 (0 errors) in 1 files" in result.stdout
     table = pq.read_table(tmp_path / "out" / "empty.parquet")
     assert table.num_rows == 0 and "topk_labels" in table.schema.names
+
+
+def test_two_stage_keeps_error_rows_and_crops_stay_readable(tmp_path, models):
+    images = smooth_images(5, seed=9)
+    flat = [images[0], None, images[2].reshape(-1)[:100], images[3], images[4]]  # a null and a short row
+    pq.write_table(pa.table({"image": pa.array([None if x is None else np.asarray(x).reshape(-1) for x in flat],
+                                               type=pa.list_(pa.uint8()))}), tmp_path / "in.parquet")
+    run_sluice("preprocess", "--input", tmp_path / "in.parquet", "--output", tmp_path / "crops", check=0)
+    crops = pq.read_table(tmp_path / "crops" / "in.parquet")  # every column, the crops included
+    errors = crops.column("error").to_pylist()
+    assert [e is None for e in errors] == [True, False, False, True, True]
+    run_sluice("predict", "--input", tmp_path / "crops", "--model", models["resnet18"], "--output",
+               tmp_path / "two", "--device", "cpu", check=0)
+    run_sluice("run", "--input", tmp_path / "in.parquet", "--model", models["resnet18"], "--output",
+               tmp_path / "one", "--device", "cpu", check=0)
+    two = read_output(tmp_path / "two" / "in.parquet")
+    one = read_output(tmp_path / "one" / "in.parquet")
+    assert two["error"] == one["error"] == errors
+    assert two["label"] == one["label"]
