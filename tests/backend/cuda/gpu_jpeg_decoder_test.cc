@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_devices.h"
+#include "backend/cuda/gpu_test_support.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/gpu_jpeg_decoder.h"
 #include "backend/cuda/gpu_jpeg_decoder_kernels.h"
@@ -22,11 +23,6 @@
 
 namespace sluice::backend::cuda {
 namespace {
-
-#define SKIP_WITHOUT_GPU()                                                             \
-  do {                                                                                 \
-    if (probeCuda().gpus.empty()) GTEST_SKIP() << "no GPU: " << probeCuda().problem;   \
-  } while (false)
 
 constexpr int kCropSize = 224;
 constexpr int64_t kCropBytes = int64_t{kCropSize} * kCropSize * 3;

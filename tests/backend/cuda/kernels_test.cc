@@ -13,17 +13,13 @@
 #include <vector>
 
 #include "backend/cuda/cuda_devices.h"
+#include "backend/cuda/gpu_test_support.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/topk.h"
 #include "image/preprocess.h"
 
 namespace sluice::backend::cuda {
 namespace {
-
-#define SKIP_WITHOUT_GPU()                                                   \
-  do {                                                                       \
-    if (probeCuda().gpus.empty()) GTEST_SKIP() << "no GPU: " << probeCuda().problem; \
-  } while (false)
 
 template <typename T>
 DeviceBuffer upload(const std::vector<T>& values) {
