@@ -1,18 +1,27 @@
-// sluice._native: the engine's BatchPredictor for Python. Record batches cross the boundary through
-// the Arrow C Data Interface (pyarrow's _export_to_c/_import_from_c on the Python side), so no row is
-// ever touched by Python. The GIL is released while native work runs.
+// sluice._native: the engine for Python. BatchPredictor takes record batches through the Arrow C Data
+// Interface (pyarrow's _export_to_c/_import_from_c on the Python side), so no row is ever touched by
+// Python; run_job runs a whole job (files in, one output file per input file out), as `sluice run`
+// does. The GIL is released while native work runs.
 
 #include <arrow/c/abi.h>
 #include <arrow/c/bridge.h>
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
+#include <optional>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 #include "engine/backend_factory.h"
 #include "engine/batch_predictor.h"
+#include "engine/pipeline.h"
+#include "io/input_listing.h"
+#include "io/storage.h"
 
 namespace nb = nanobind;
 
@@ -88,22 +97,89 @@ engine::JobMode parseMode(const std::string& mode) {
   throw nb::value_error(("unknown mode '" + mode + "'; use run, preprocess or predict").c_str());
 }
 
+using ShapeTuple = std::tuple<int, int, int>;
+
+image::ImageShape imageShapeOf(const ShapeTuple& shape) {
+  auto [height, width, channels] = shape;
+  return valueOrRaise(image::parseImageShape(std::to_string(height) + "," + std::to_string(width) + "," +
+                                             std::to_string(channels)));
+}
+
 /// Options as Python sets them: plain strings and tuples, converted when the predictor is made.
 struct Options {
   engine::BatchPredictorOptions native;
   std::string mode = "run";
   std::string normalize = "imagenet";
-  std::tuple<int, int, int> imageShape{256, 256, 3};
+  ShapeTuple imageShape{256, 256, 3};
 };
+
+/// JobOptions as Python sets them; converted as the CLI converts its flags (run_commands.cc).
+struct JobSettings {
+  engine::JobOptions native;
+  std::string mode = "run";
+  std::string normalize = "imagenet";
+  std::optional<ShapeTuple> imageShape;  // none: 256,256,3 (predict: the shape preprocess recorded)
+  int resizeSize = 0;                    // 0: 256, or the crop size when larger (the CLI's default)
+};
+
+engine::JobOptions jobOptionsOf(const JobSettings& settings) {
+  engine::JobOptions options = settings.native;
+  options.mode = parseMode(settings.mode);
+  options.normalization = valueOrRaise(image::parseNormalization(settings.normalize));
+  options.imageShapeGiven = settings.imageShape.has_value();
+  if (settings.imageShape) {
+    options.imageShape = imageShapeOf(*settings.imageShape);
+  } else if (options.mode == engine::JobMode::kPredict) {
+    options.imageShape = {options.cropSize, options.cropSize, 3};
+  }
+  options.resizeSize = settings.resizeSize > 0 ? settings.resizeSize : std::max(256, options.cropSize);
+  return options;
+}
+
+/// Runs one job to the end and returns its report as JSON. `progress` (None or a callable taking
+/// images done, images total and seconds) is called from the job's monitor thread with the GIL held;
+/// an exception it raises is reported as unraisable and the job goes on.
+std::string runJob(const JobSettings& settings, nb::handle progress) {
+  engine::JobOptions options = jobOptionsOf(settings);
+  engine::ProgressCallback onProgress;
+  if (!progress.is_none()) {
+    // A handle, not an object: copying the callback must not touch reference counts without the GIL.
+    // The caller keeps `progress` alive until run_job returns.
+    onProgress = [progress](int64_t done, int64_t total, double seconds) {
+      nb::gil_scoped_acquire gil;
+      try {
+        progress(done, total, seconds);
+      } catch (nb::python_error& error) {
+        error.discard_as_unraisable("sluice run_job progress callback");
+      }
+    };
+  }
+  Result<engine::JobReport> report = [&] {
+    nb::gil_scoped_release release;
+    return engine::runJob(options, engine::makeBackend, onProgress);
+  }();
+  return valueOrRaise(std::move(report)).toJson().dump();
+}
+
+/// The input files a job on `uri` reads, as (uri, path relative to the input root, size in bytes),
+/// listed exactly as `sluice run` lists them.
+std::vector<std::tuple<std::string, std::string, int64_t>> listInputFiles(const std::string& uri,
+                                                                          const std::string& s3Endpoint) {
+  std::vector<std::tuple<std::string, std::string, int64_t>> listed;
+  nb::gil_scoped_release release;
+  io::Location location = valueOrRaise(io::resolveLocation(uri, io::StorageOptions{s3Endpoint}));
+  for (const auto& file : valueOrRaise(io::listInputFiles(location))) {
+    listed.emplace_back(location.uriOf(file.path), file.relativePath, file.sizeBytes);
+  }
+  return listed;
+}
 
 class Predictor {
  public:
   explicit Predictor(Options options) {
     options.native.mode = parseMode(options.mode);
     options.native.normalization = valueOrRaise(image::parseNormalization(options.normalize));
-    auto [height, width, channels] = options.imageShape;
-    options.native.imageShape = valueOrRaise(image::parseImageShape(
-        std::to_string(height) + "," + std::to_string(width) + "," + std::to_string(channels)));
+    options.native.imageShape = imageShapeOf(options.imageShape);
     nb::gil_scoped_release release;
     predictor_ = valueOrRaise(engine::BatchPredictor::Make(options.native, engine::makeBackend));
   }
@@ -139,13 +215,21 @@ class Predictor {
 }  // namespace
 }  // namespace sluice::python
 
+// The getter and setter of a Python property over one field of `Settings::native`.
+#define SLUICE_NATIVE_FIELD(Settings, field)                                            \
+  [](Settings& o) { return o.native.field; },                                           \
+      [](Settings& o, std::remove_cvref_t<decltype(std::declval<Settings>().native.field)> v) { \
+        o.native.field = std::move(v);                                                  \
+      }
+
 using sluice::python::CData;
+using sluice::python::JobSettings;
 using sluice::python::Options;
 using sluice::python::Predictor;
 namespace engine = sluice::engine;
 
 NB_MODULE(_native, m) {
-  m.doc() = "sluice's native engine: BatchPredictor over Arrow record batches (C Data Interface)";
+  m.doc() = "sluice's native engine: BatchPredictor over Arrow record batches (C Data Interface), run_job";
   m.def("has_cuda", [] { return engine::resolveDevice("auto") != "cpu"; },
         "True when this build has a CUDA backend (not yet: inference runs on the CPU).");
 
@@ -159,39 +243,23 @@ NB_MODULE(_native, m) {
       .def_rw("mode", &Options::mode)
       .def_rw("normalize", &Options::normalize)
       .def_rw("image_shape", &Options::imageShape)
-      .def_prop_rw("model", [](Options& o) { return o.native.modelPath; },
-                   [](Options& o, std::string v) { o.native.modelPath = std::move(v); })
-      .def_prop_rw("image_column", [](Options& o) { return o.native.imageColumn; },
-                   [](Options& o, std::string v) { o.native.imageColumn = std::move(v); })
-      .def_prop_rw("crop_size", [](Options& o) { return o.native.cropSize; },
-                   [](Options& o, int v) { o.native.cropSize = v; })
-      .def_prop_rw("topk", [](Options& o) { return o.native.topk; }, [](Options& o, int v) { o.native.topk = v; })
-      .def_prop_rw("logits", [](Options& o) { return o.native.writeLogits; },
-                   [](Options& o, bool v) { o.native.writeLogits = v; })
-      .def_prop_rw("device", [](Options& o) { return o.native.device; },
-                   [](Options& o, std::string v) { o.native.device = std::move(v); })
-      .def_prop_rw("precision", [](Options& o) { return o.native.precision; },
-                   [](Options& o, std::string v) { o.native.precision = std::move(v); })
-      .def_prop_rw("batch_size", [](Options& o) { return o.native.batchSize; },
-                   [](Options& o, int64_t v) { o.native.batchSize = v; })
-      .def_prop_rw("cpu_workers", [](Options& o) { return o.native.cpuWorkers; },
-                   [](Options& o, int v) { o.native.cpuWorkers = v; })
-      .def_prop_rw("threads", [](Options& o) { return o.native.threads; },
-                   [](Options& o, int v) { o.native.threads = v; })
-      .def_prop_rw("pass_through", [](Options& o) { return o.native.passThrough; },
-                   [](Options& o, std::vector<std::string> v) { o.native.passThrough = std::move(v); })
-      .def_prop_rw("path_column", [](Options& o) { return o.native.pathColumn; },
-                   [](Options& o, std::string v) { o.native.pathColumn = std::move(v); })
-      .def_prop_rw("row_column", [](Options& o) { return o.native.rowColumn; },
-                   [](Options& o, std::string v) { o.native.rowColumn = std::move(v); })
-      .def_prop_rw("source_path", [](Options& o) { return o.native.sourcePath; },
-                   [](Options& o, std::string v) { o.native.sourcePath = std::move(v); })
-      .def_prop_rw("first_row", [](Options& o) { return o.native.firstRow; },
-                   [](Options& o, int64_t v) { o.native.firstRow = v; })
-      .def_prop_rw("error_column", [](Options& o) { return o.native.errorColumn; },
-                   [](Options& o, std::string v) { o.native.errorColumn = std::move(v); })
-      .def_prop_rw("variable_size_lists", [](Options& o) { return o.native.variableSizeLists; },
-                   [](Options& o, bool v) { o.native.variableSizeLists = v; });
+      .def_prop_rw("model", SLUICE_NATIVE_FIELD(Options, modelPath))
+      .def_prop_rw("image_column", SLUICE_NATIVE_FIELD(Options, imageColumn))
+      .def_prop_rw("crop_size", SLUICE_NATIVE_FIELD(Options, cropSize))
+      .def_prop_rw("topk", SLUICE_NATIVE_FIELD(Options, topk))
+      .def_prop_rw("logits", SLUICE_NATIVE_FIELD(Options, writeLogits))
+      .def_prop_rw("device", SLUICE_NATIVE_FIELD(Options, device))
+      .def_prop_rw("precision", SLUICE_NATIVE_FIELD(Options, precision))
+      .def_prop_rw("batch_size", SLUICE_NATIVE_FIELD(Options, batchSize))
+      .def_prop_rw("cpu_workers", SLUICE_NATIVE_FIELD(Options, cpuWorkers))
+      .def_prop_rw("threads", SLUICE_NATIVE_FIELD(Options, threads))
+      .def_prop_rw("pass_through", SLUICE_NATIVE_FIELD(Options, passThrough))
+      .def_prop_rw("path_column", SLUICE_NATIVE_FIELD(Options, pathColumn))
+      .def_prop_rw("row_column", SLUICE_NATIVE_FIELD(Options, rowColumn))
+      .def_prop_rw("source_path", SLUICE_NATIVE_FIELD(Options, sourcePath))
+      .def_prop_rw("first_row", SLUICE_NATIVE_FIELD(Options, firstRow))
+      .def_prop_rw("error_column", SLUICE_NATIVE_FIELD(Options, errorColumn))
+      .def_prop_rw("variable_size_lists", SLUICE_NATIVE_FIELD(Options, variableSizeLists));
 
   nb::class_<Predictor>(m, "Predictor", "The engine on record batches: submit() starts, collect() finishes.")
       .def(nb::init<Options>(), nb::arg("options"))
@@ -204,4 +272,39 @@ NB_MODULE(_native, m) {
       .def_prop_ro("pending", &Predictor::pending)
       .def_prop_ro("device_name", &Predictor::deviceName)
       .def_prop_ro("batch_size", &Predictor::batchSize);
+
+  nb::class_<JobSettings>(m, "JobOptions", "A whole job's options (see src/engine/job_options.h).")
+      .def(nb::init<>())
+      .def_rw("mode", &JobSettings::mode)
+      .def_rw("normalize", &JobSettings::normalize)
+      .def_rw("image_shape", &JobSettings::imageShape, nb::arg().none())
+      .def_rw("resize_size", &JobSettings::resizeSize)
+      .def_prop_rw("input", SLUICE_NATIVE_FIELD(JobSettings, input))
+      .def_prop_rw("output", SLUICE_NATIVE_FIELD(JobSettings, output))
+      .def_prop_rw("model", SLUICE_NATIVE_FIELD(JobSettings, modelPath))
+      .def_prop_rw("image_column", SLUICE_NATIVE_FIELD(JobSettings, imageColumn))
+      .def_prop_rw("crop_size", SLUICE_NATIVE_FIELD(JobSettings, cropSize))
+      .def_prop_rw("topk", SLUICE_NATIVE_FIELD(JobSettings, topk))
+      .def_prop_rw("logits", SLUICE_NATIVE_FIELD(JobSettings, writeLogits))
+      .def_prop_rw("device", SLUICE_NATIVE_FIELD(JobSettings, device))
+      .def_prop_rw("devices", SLUICE_NATIVE_FIELD(JobSettings, devices))
+      .def_prop_rw("precision", SLUICE_NATIVE_FIELD(JobSettings, precision))
+      .def_prop_rw("inference_workers", SLUICE_NATIVE_FIELD(JobSettings, inferenceWorkers))
+      .def_prop_rw("batch_size", SLUICE_NATIVE_FIELD(JobSettings, batchSize))
+      .def_prop_rw("cpu_workers", SLUICE_NATIVE_FIELD(JobSettings, cpuWorkers))
+      .def_prop_rw("threads", SLUICE_NATIVE_FIELD(JobSettings, threads))
+      .def_prop_rw("memory_budget_bytes", SLUICE_NATIVE_FIELD(JobSettings, memoryBudgetBytes))
+      .def_prop_rw("skip_bad_files", SLUICE_NATIVE_FIELD(JobSettings, skipBadFiles))
+      .def_prop_rw("resume", SLUICE_NATIVE_FIELD(JobSettings, resume))
+      .def_prop_rw("pass_through", SLUICE_NATIVE_FIELD(JobSettings, passThrough))
+      .def_prop_rw("s3_endpoint", [](JobSettings& o) { return o.native.storage.s3Endpoint; },
+                   [](JobSettings& o, std::string v) { o.native.storage.s3Endpoint = std::move(v); });
+
+  m.def("run_job", &sluice::python::runJob, nb::arg("options"), nb::arg("progress") = nb::none(),
+        "Runs a whole job (as `sluice run`/`preprocess`/`predict`) and returns its report as JSON. "
+        "Raises ValueError for a usage error (exit code 2 in the CLI), RuntimeError when the job failed.");
+  m.def("list_input_files", &sluice::python::listInputFiles, nb::arg("uri"), nb::arg("s3_endpoint") = "",
+        "The Parquet files a job on `uri` reads, as (uri, relative path, size), listed as `sluice run` lists them.");
+  m.def("finalize_storage", [] { sluice::io::finalizeStorage(); },
+        "Releases the S3 client state; call once before the process exits if a job used S3.");
 }
