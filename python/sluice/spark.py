@@ -3,6 +3,11 @@
     from sluice import spark as sluice_spark
     spark = sluice_spark.session_builder("local-cluster[2,1,2048]").getOrCreate()
     predictions = sluice_spark.predict(spark.read.parquet("images/"), model="resnet50.onnx")
+    summary = sluice_spark.run_files(spark, "s3://images/seed", "s3://predictions/run1", model="resnet50.onnx")
+
+Two modes. `run_files` (module sluice.spark_files) is for data in files: each task runs the whole
+native job on its input file(s) and writes one output file per input file, as `sluice run` does,
+reading and writing S3 through the engine (no hadoop-aws). `predict` is for DataFrames.
 
 `predict` is built on DataFrame.mapInArrow: Spark hands each task's Python worker Arrow record
 batches, which go to the engine through the Arrow C Data Interface; no row passes through Python.
@@ -116,6 +121,31 @@ def _spark_output_schema(df_schema, mode: str, pass_through: Sequence[str], logi
     return T.StructType(fields)
 
 
+def ship_model(spark, model: str | None) -> None:
+    """Sends the model file to every executor (SparkContext.addFile); model_on_executor finds it there."""
+    if not model:
+        return
+    try:
+        spark.sparkContext.addFile(os.path.abspath(model) if "://" not in model else model)
+    except Exception:  # already added, or a path executors read directly
+        pass
+
+
+def model_on_executor(model: str) -> str:
+    """Inside a task: the copy ship_model sent, else `model` as given (a path every executor reads)."""
+    if not model:
+        return model
+    try:
+        from pyspark import SparkFiles
+
+        shipped = SparkFiles.get(os.path.basename(model))
+        if os.path.exists(shipped):
+            return shipped
+    except Exception:  # no SparkFiles outside a task: use the path as given
+        pass
+    return model
+
+
 def _task_predictor(config: dict, device: str, cpus: int):
     import sluice
 
@@ -123,16 +153,7 @@ def _task_predictor(config: dict, device: str, cpus: int):
     predictor = _predictors.get(key)
     if predictor is None:
         _predictors.clear()  # one model per worker at a time
-        model = config["model"]
-        if model:
-            try:
-                from pyspark import SparkFiles
-
-                shipped = SparkFiles.get(os.path.basename(model))
-                if os.path.exists(shipped):
-                    model = shipped
-            except Exception:  # no SparkFiles outside a task: use the path as given
-                pass
+        model = model_on_executor(config["model"])
         predictor = sluice.BatchPredictor(
             model, mode=config["mode"], image_column=config["image_col"], image_shape=config["image_shape"],
             crop_size=config["crop_size"], normalize=config["normalize"], topk=config["topk"],
@@ -226,12 +247,8 @@ def predict(df, model: str | None = None, *, image_col: str = "image", batch_siz
     source = with_source.select(*keep)
     schema = _spark_output_schema(df.schema, mode, list(pass_through), logits)
 
-    if model and mode != "preprocess":
-        spark = df.sparkSession
-        try:
-            spark.sparkContext.addFile(os.path.abspath(model) if "://" not in model else model)
-        except Exception:  # already added, or a path executors read directly
-            pass
+    if mode != "preprocess":
+        ship_model(df.sparkSession, model)
     config = {
         "model": str(model or ""), "mode": mode, "image_col": image_col, "image_shape": tuple(image_shape),
         "crop_size": crop_size, "normalize": normalize, "topk": topk, "logits": logits,
@@ -243,11 +260,23 @@ def predict(df, model: str | None = None, *, image_col: str = "image", batch_siz
     def run(batches):
         return _run_partition(batches, config)
 
-    if gpus_per_task > 0:
-        from pyspark.resource import ResourceProfileBuilder, TaskResourceRequests
-
-        cpus = int(df.sparkSession.conf.get("spark.task.cpus", "1"))
-        requests = TaskResourceRequests().cpus(cpus).resource("gpu", gpus_per_task)
-        profile = ResourceProfileBuilder().require(requests).build
+    profile = gpu_profile(df.sparkSession, gpus_per_task)
+    if profile is not None:
         return source.mapInArrow(run, schema, profile=profile)
     return source.mapInArrow(run, schema)
+
+
+def gpu_profile(spark, gpus_per_task: int):
+    """A stage-level resource profile asking for gpus_per_task GPUs (and spark.task.cpus CPUs) per
+    task, or None when gpus_per_task is 0."""
+    if gpus_per_task <= 0:
+        return None
+    from pyspark.resource import ResourceProfileBuilder, TaskResourceRequests
+
+    cpus = int(spark.conf.get("spark.task.cpus", "1"))
+    requests = TaskResourceRequests().cpus(cpus).resource("gpu", gpus_per_task)
+    return ResourceProfileBuilder().require(requests).build
+
+
+# The file-by-file mode (one task per input file, one output file per input file), beside predict.
+from sluice.spark_files import run_files  # noqa: E402

@@ -61,6 +61,11 @@ def spark(sluice_module):
                .config("spark.sql.files.maxPartitionBytes", str(3 << 20))
                .config("spark.sql.shuffle.partitions", "4")
                .config("spark.task.maxFailures", "4")
+               # Executors take S3 credentials from their environment, as on a real cluster: the moto
+               # server's fake ones (never real credentials from the developer's shell).
+               .config("spark.executorEnv.AWS_ACCESS_KEY_ID", "testing")
+               .config("spark.executorEnv.AWS_SECRET_ACCESS_KEY", "testing")
+               .config("spark.executorEnv.AWS_REGION", "us-east-1")
                .getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
     yield session
