@@ -1,4 +1,5 @@
 """sluice on a Spark local-cluster (two executor JVMs, one core each), CPU backend, ResNet18."""
+import json
 import os
 import subprocess
 import sys
@@ -110,7 +111,8 @@ def test_a_dataframe_not_read_from_files_gets_partition_paths_and_row_indices(sp
     assert all(sorted(v) == list(range(len(v))) for v in per_path.values())
 
 
-def test_the_job_entry_point_runs_both_stages_and_one_pass(image_dataset, resnet18, tmp_path, cli_predictions, spark):
+@pytest.mark.parametrize("layout", [[], ["--dataframe"]], ids=["file-by-file", "dataframe"])
+def test_the_job_entry_point_runs_both_stages(layout, image_dataset, resnet18, tmp_path, cli_predictions, spark):
     folder, _ = image_dataset
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR), os.environ.get("PYTHONPATH", "")]))
 
@@ -120,8 +122,15 @@ def test_the_job_entry_point_runs_both_stages_and_one_pass(image_dataset, resnet
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
 
-    job("--preprocess-only", "--input", folder, "--output", tmp_path / "crops", "--max-records-per-batch", 8)
-    summary = job("--predict-only", "--input", tmp_path / "crops", "--output", tmp_path / "predictions",
-                  "--model", resnet18, "--batch-size", BATCH)
-    assert '"images": 68' in summary and '"errors": 0' in summary
+    job(*layout, "--preprocess-only", "--input", folder, "--output", tmp_path / "crops", "--max-records-per-batch", 8,
+        "--pass-through", "label")
+    summary = json.loads(job(*layout, "--predict-only", "--input", tmp_path / "crops", "--output",
+                             tmp_path / "predictions", "--model", resnet18, "--batch-size", BATCH, "--device", "cpu",
+                             "--pass-through", "label"))
+    assert (summary["images"], summary["errors"]) == (68, 0)
+    written = sorted(n for n in os.listdir(tmp_path / "predictions") if n.endswith(".parquet"))
+    if layout:
+        assert all(n.startswith("part-") for n in written)
+    else:
+        assert written == ["a.parquet", "b.parquet"]
     assert_same_predictions(cli_predictions, read_sorted(tmp_path / "predictions"))
