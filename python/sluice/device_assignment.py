@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 @dataclass(frozen=True)
 class DeviceChoice:
-    device: str               # what the engine is given: "cpu" or "cuda:<address>"
+    device: str               # what the engine is given: "cpu" or "cuda:<CUDA device number>"
     gpu_address: str | None   # the GPU assigned to the task, if any
     source: str               # "spark" (Spark's scheduler), "local" (sluice's own), "none"
 
@@ -41,14 +41,28 @@ def _addresses(resources: Mapping[str, Any] | None) -> Sequence[str]:
     return [str(a) for a in addresses]
 
 
+def cuda_ordinal(address: str, environ: Mapping[str, str] | None = None) -> int:
+    """The CUDA device number of GPU `address` inside this process: its position in
+    CUDA_VISIBLE_DEVICES when that is set (CUDA renumbers the GPUs it lists from 0), else the address."""
+    environ = os.environ if environ is None else environ
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        visible = [item.strip() for item in listed.split(",") if item.strip()]
+        if address in visible:
+            return visible.index(address)
+        raise ValueError(f"GPU {address} is not in CUDA_VISIBLE_DEVICES={listed}")
+    return int(address)
+
+
 def assign_device(requested: str, resources: Mapping[str, Any] | None, partition_id: int,
-                  local_gpus: Sequence[str], has_cuda: bool) -> DeviceChoice:
+                  local_gpus: Sequence[str], has_cuda: bool,
+                  environ: Mapping[str, str] | None = None) -> DeviceChoice:
     """The device for one task.
 
     requested: "cpu", "cuda" or "auto". resources: TaskContext.resources(). local_gpus: what
     visible_gpus() returned, used only when Spark assigned no GPU. has_cuda: whether the engine was
     built with a CUDA backend (without one a GPU is still recorded, and the engine runs on the CPU
-    unless "cuda" was asked for, which is an error).
+    unless "cuda" was asked for, which is an error). environ: for CUDA_VISIBLE_DEVICES (see cuda_ordinal).
     """
     if requested not in ("cpu", "cuda", "auto"):
         raise ValueError(f"device must be cpu, cuda or auto, not {requested!r}")
@@ -65,5 +79,5 @@ def assign_device(requested: str, resources: Mapping[str, Any] | None, partition
         why = "no GPU was assigned or visible" if address is None else "this build of sluice has no CUDA backend"
         raise ValueError(f"device 'cuda' requested but {why}; use device='cpu' or 'auto'")
     if address is not None and has_cuda:
-        return DeviceChoice(f"cuda:{address}", address, source)
+        return DeviceChoice(f"cuda:{cuda_ordinal(address, environ)}", address, source)
     return DeviceChoice("cpu", address, source)

@@ -12,12 +12,21 @@ class FakeResourceInformation:
 
 def test_a_task_uses_the_gpu_spark_assigned_it(sluice_module):
     choice = assign_device("auto", {"gpu": FakeResourceInformation(["3"])}, partition_id=0, local_gpus=["0", "1"],
-                           has_cuda=True)
+                           has_cuda=True, environ={})
     assert (choice.device, choice.gpu_address, choice.source) == ("cuda:3", "3", "spark")
 
 
+def test_an_assigned_gpu_is_numbered_as_cuda_numbers_the_visible_devices(sluice_module):
+    choice = assign_device("auto", {"gpu": FakeResourceInformation(["3"])}, partition_id=0, local_gpus=[],
+                           has_cuda=True, environ={"CUDA_VISIBLE_DEVICES": "2,3"})
+    assert (choice.device, choice.gpu_address) == ("cuda:1", "3")
+    with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES"):
+        assign_device("auto", {"gpu": ["5"]}, partition_id=0, local_gpus=[], has_cuda=True,
+                      environ={"CUDA_VISIBLE_DEVICES": "2,3"})
+
+
 def test_without_spark_gpu_scheduling_partitions_are_spread_over_visible_gpus(sluice_module):
-    devices = [assign_device("auto", {}, partition_id=p, local_gpus=["0", "1", "2"], has_cuda=True).device
+    devices = [assign_device("auto", {}, partition_id=p, local_gpus=["0", "1", "2"], has_cuda=True, environ={}).device
                for p in range(5)]
     assert devices == ["cuda:0", "cuda:1", "cuda:2", "cuda:0", "cuda:1"]
 
