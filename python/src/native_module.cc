@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "engine/backend_cache.h"
 #include "engine/backend_factory.h"
 #include "engine/batch_predictor.h"
 #include "engine/pipeline.h"
@@ -136,10 +137,18 @@ engine::JobOptions jobOptionsOf(const JobSettings& settings) {
   return options;
 }
 
+/// Backends kept between run_job calls of this process: a Spark Python worker runs file after file
+/// with the same model. Never destroyed: at exit the CUDA runtime may be torn down before statics.
+engine::BackendCache& processBackendCache() {
+  static auto* cache = new engine::BackendCache(engine::makeBackend);
+  return *cache;
+}
+
 /// Runs one job to the end and returns its report as JSON. `progress` (None or a callable taking
 /// images done, images total and seconds) is called from the job's monitor thread with the GIL held;
-/// an exception it raises is reported as unraisable and the job goes on.
-std::string runJob(const JobSettings& settings, nb::handle progress) {
+/// an exception it raises is reported as unraisable and the job goes on. With reuse_backends, the
+/// model's backends come from (and go back to) the process's cache.
+std::string runJob(const JobSettings& settings, nb::handle progress, bool reuseBackends) {
   engine::JobOptions options = jobOptionsOf(settings);
   engine::ProgressCallback onProgress;
   if (!progress.is_none()) {
@@ -156,7 +165,8 @@ std::string runJob(const JobSettings& settings, nb::handle progress) {
   }
   Result<engine::JobReport> report = [&] {
     nb::gil_scoped_release release;
-    return engine::runJob(options, engine::makeBackend, onProgress);
+    return engine::runJob(options, reuseBackends ? processBackendCache().factory() : engine::makeBackend,
+                          onProgress);
   }();
   return valueOrRaise(std::move(report)).toJson().dump();
 }
@@ -231,7 +241,7 @@ namespace engine = sluice::engine;
 NB_MODULE(_native, m) {
   m.doc() = "sluice's native engine: BatchPredictor over Arrow record batches (C Data Interface), run_job";
   m.def("has_cuda", [] { return engine::resolveDevice("auto") != "cpu"; },
-        "True when this build has a CUDA backend (not yet: inference runs on the CPU).");
+        "True when this build has the CUDA backend and a GPU is visible (device 'auto' then means CUDA).");
 
   nb::class_<CData>(m, "CData", "An ArrowArray + ArrowSchema pair to export into or import from.")
       .def(nb::init<>())
@@ -301,10 +311,28 @@ NB_MODULE(_native, m) {
                    [](JobSettings& o, std::string v) { o.native.storage.s3Endpoint = std::move(v); });
 
   m.def("run_job", &sluice::python::runJob, nb::arg("options"), nb::arg("progress") = nb::none(),
+        nb::arg("reuse_backends") = true,
         "Runs a whole job (as `sluice run`/`preprocess`/`predict`) and returns its report as JSON. "
-        "Raises ValueError for a usage error (exit code 2 in the CLI), RuntimeError when the job failed.");
+        "Raises ValueError for a usage error (exit code 2 in the CLI), RuntimeError when the job failed. "
+        "reuse_backends: keep the loaded model for the next job of this process with the same model and options.");
+  m.def(
+      "backend_cache_counts",
+      [] {
+        auto counts = sluice::python::processBackendCache().counts();
+        return std::make_tuple(counts.made, counts.reused, counts.idle);
+      },
+      "(backends made, requests answered with a kept backend, backends kept now) of run_job's cache.");
+  m.def(
+      "release_backends",
+      [] {
+        nb::gil_scoped_release release;
+        sluice::python::processBackendCache().clear();
+      },
+      "Frees the backends run_job keeps between jobs (the model's memory on the GPU or CPU).");
   m.def("list_input_files", &sluice::python::listInputFiles, nb::arg("uri"), nb::arg("s3_endpoint") = "",
         "The Parquet files a job on `uri` reads, as (uri, relative path, size), listed as `sluice run` lists them.");
+  m.def("default_memory_budget", &engine::defaultMemoryBudget,
+        "The memory budget of a job that sets none: a quarter of physical memory, from 1 GiB to 16 GiB.");
   m.def("finalize_storage", [] { sluice::io::finalizeStorage(); },
         "Releases the S3 client state; call once before the process exits if a job used S3.");
 }

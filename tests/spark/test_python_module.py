@@ -1,4 +1,6 @@
 """The Python module (sluice.BatchPredictor) against the CLI: same data, same predictions."""
+import json
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -97,3 +99,38 @@ def test_output_schema_is_known_before_any_batch(sluice_module, resnet18):
     schema = predictor.output_schema(pa.schema([("image", pa.list_(pa.uint8())), ("label", pa.int32())]))
     assert schema.names == ["path", "row", "label", "topk_labels", "topk_scores", "logits", "error", "input_label"]
     assert schema.field("logits").type == pa.list_(pa.field("item", pa.float32(), False))
+
+
+def run_job_on(sluice, path, model, out, reuse):
+    from sluice import _native
+
+    options = _native.JobOptions()
+    options.input, options.output, options.model = str(path), str(out), str(model)
+    options.device, options.batch_size, options.pass_through = "cpu", BATCH, ["label"]
+    return json.loads(_native.run_job(options, reuse_backends=reuse))
+
+
+def test_jobs_in_one_process_reuse_the_loaded_model_with_the_same_predictions(sluice_module, image_dataset,
+                                                                             resnet18, tmp_path):
+    from sluice import _native
+
+    folder, _ = image_dataset
+    _native.release_backends()
+    made, reused, _ = _native.backend_cache_counts()
+    fresh = [run_job_on(sluice_module, folder / name, resnet18, tmp_path / "fresh", reuse=False)
+             for name in ("a.parquet", "b.parquet")]
+    assert _native.backend_cache_counts()[:2] == (made, reused), "reuse_backends=False bypasses the cache"
+    kept = [run_job_on(sluice_module, folder / name, resnet18, tmp_path / "kept", reuse=True)
+            for name in ("a.parquet", "b.parquet")]
+    assert _native.backend_cache_counts() == (made + 1, reused + 1, 1)
+    assert [r["images"] for r in kept] == [r["images"] for r in fresh] == [48, 20]
+    for name in ("a.parquet", "b.parquet"):
+        assert_same_predictions(pq.read_table(tmp_path / "fresh" / name), pq.read_table(tmp_path / "kept" / name))
+
+    # Another model (a changed file counts as one) is loaded, and the old one is let go.
+    other = tmp_path / "other.onnx"
+    other.write_bytes(resnet18.read_bytes())
+    run_job_on(sluice_module, folder / "b.parquet", other, tmp_path / "other", reuse=True)
+    assert _native.backend_cache_counts() == (made + 2, reused + 1, 1)
+    _native.release_backends()
+    assert _native.backend_cache_counts()[2] == 0
