@@ -5,8 +5,10 @@ task its GPU addresses in TaskContext.resources()["gpu"]: the task takes the fir
 (local mode, where Spark cannot schedule GPUs), sluice spreads tasks over the GPUs it sees itself:
 partition p gets visible GPU p mod n.
 
-This build of sluice has no CUDA backend yet, so the engine runs on the CPU whatever is assigned;
-the assignment logic is unit-tested with fake resources and untested on real GPUs.
+Where the engine has no usable GPU (a build without the CUDA backend, or no driver) the assignment
+is still recorded and the engine runs on the CPU. Tested with fake resources (unit tests) and with
+a local-cluster whose workers advertise a GPU through a discovery script (tests/spark); not yet run
+on a machine with GPUs.
 """
 from __future__ import annotations
 

@@ -32,8 +32,10 @@ from typing import Callable, Sequence
 
 # Columns of the DataFrame the tasks return: one row per input file (output: None when the file
 # was skipped as unreadable).
+# gpu: the GPU assigned to the task and by whom ("1 (spark)", "0 (local)"), None without one.
+# model_loaded: False when the file ran on backends an earlier file of the same Python worker loaded.
 RESULT_SCHEMA = ("input string, output string, images long, errors long, seconds double, device string, "
-                 "attempt int, report string")
+                 "gpu string, attempt int, model_loaded boolean, report string")
 
 
 def _result_arrow_schema():
@@ -41,7 +43,7 @@ def _result_arrow_schema():
 
     return pa.schema([("input", pa.string()), ("output", pa.string()), ("images", pa.int64()),
                       ("errors", pa.int64()), ("seconds", pa.float64()), ("device", pa.string()),
-                      ("attempt", pa.int32()), ("report", pa.string())])
+                      ("gpu", pa.string()), ("attempt", pa.int32()), ("model_loaded", pa.bool_()), ("report", pa.string())])
 
 _storage_finalizer_registered = False
 
@@ -72,6 +74,30 @@ def _register_storage_finalizer() -> None:
         _storage_finalizer_registered = True
 
 
+def tasks_per_machine(spark) -> int | None:
+    """How many tasks of this job run at once on one machine, as far as the driver can tell: in
+    local and local-cluster mode every executor shares this machine; elsewhere
+    spark.executor.cores / spark.task.cpus (one executor per machine), or None when not set."""
+    context = spark.sparkContext
+    task_cpus = max(int(context.getConf().get("spark.task.cpus", "1")), 1)
+    if context.master.startswith("local"):
+        return max(context.defaultParallelism // task_cpus, 1)
+    cores = context.getConf().get("spark.executor.cores")
+    return max(int(cores) // task_cpus, 1) if cores else None
+
+
+MIN_TASK_MEMORY_BUDGET = 1 << 30
+
+
+def task_memory_budget(machine_budget: int, tasks: int | None, task_cpus: int) -> int:
+    """The memory budget of one task when the user gave none: the engine's default for a whole
+    machine shared by the tasks running on it at once (when the driver could not tell, one per
+    group of task_cpus cores), but at least 1 GiB."""
+    if tasks is None:
+        tasks = max((os.cpu_count() or 1) // max(task_cpus, 1), 1)
+    return max(machine_budget // max(tasks, 1), MIN_TASK_MEMORY_BUDGET)
+
+
 def _job_options(config: dict, input_uri: str, output_dir: str, device: str, cpus: int):
     from sluice import _native
     from sluice.spark import model_on_executor
@@ -93,7 +119,8 @@ def _job_options(config: dict, input_uri: str, output_dir: str, device: str, cpu
     options.batch_size = config["batch_size"]
     options.cpu_workers = cpus
     options.threads = cpus
-    options.memory_budget_bytes = config["memory_budget_bytes"]
+    options.memory_budget_bytes = config["memory_budget_bytes"] or task_memory_budget(
+        _native.default_memory_budget(), config["tasks_per_machine"], cpus)
     options.skip_bad_files = config["skip_bad_files"]
     options.resume = config["resume"]
     options.pass_through = config["pass_through"]
@@ -118,6 +145,7 @@ def _run_group(task_ids, config: dict):
     resources = context.resources() if context else {}
     choice = assign_device(config["device"], resources, partition,
                            visible_gpus() if config["device"] != "cpu" else [], sluice.has_cuda())
+    gpu = f"{choice.gpu_address} ({choice.source})" if choice.gpu_address is not None else None
     on_progress = config["on_progress"]
     for batch in task_ids:
         for task_id in batch.column(0).to_pylist():
@@ -131,11 +159,15 @@ def _run_group(task_ids, config: dict):
                 if on_progress is not None:
                     def progress(done, total, seconds, input_uri=input_uri):
                         on_progress(input_uri, done, total, seconds)
-                report = json.loads(_native.run_job(options, progress))
+                made_before = _native.backend_cache_counts()[0]
+                report = json.loads(_native.run_job(options, progress, config["reuse_model"]))
                 written = report["files"] > 0 or report["resumed_files"]
                 rows.append({"input": input_uri, "output": _join(config["output"], relative) if written else None,
                              "images": report["images"], "errors": report["errors"], "seconds": report["seconds"],
-                             "device": report["device"], "attempt": attempt, "report": json.dumps(report)})
+                             "device": report["device"], "gpu": gpu, "attempt": attempt,
+                             "model_loaded": (not config["reuse_model"] and config["mode"] != "preprocess")
+                                             or _native.backend_cache_counts()[0] > made_before,
+                             "report": json.dumps(report)})
             yield pa.RecordBatch.from_pylist(rows, schema=_result_arrow_schema())
 
 
@@ -159,11 +191,11 @@ def run_files(spark, input: str, output: str, model: str | None = None, *, mode:
               batch_size: int = 0, precision: str = "auto", device: str = "auto",
               pass_through: Sequence[str] = (), skip_bad_files: bool = False, resume: bool = False,
               memory_budget_bytes: int = 0, s3_endpoint: str | None = None, files_per_task: int = 1,
-              gpus_per_task: int = 0, on_progress: Callable[[str, int, int, float], None] | None = None) -> dict:
+              gpus_per_task: int = 0, reuse_model: bool = True, on_progress: Callable[[str, int, int, float], None] | None = None) -> dict:
     """Runs `sluice run` (mode "run"), `sluice preprocess` or `sluice predict` over the files of
     `input` as Spark tasks; each input file gives exactly one output file under `output`, with the
     same relative path and the columns `sluice run` writes. Returns a summary: images, errors,
-    seconds, images_per_second, files, tasks, devices, and one entry per file ("per_file", with the
+    seconds, images_per_second, files, tasks, model_loads, devices, and one entry per file ("per_file", with the
     engine's report of each).
 
     input: a local folder, file or glob, or s3://bucket/prefix (local paths must be readable by
@@ -171,13 +203,20 @@ def run_files(spark, input: str, output: str, model: str | None = None, *, mode:
     s3://bucket/prefix. model: ONNX file (shipped to executors with addFile), not needed in mode
     "preprocess". Options as the CLI's flags: image_shape None = (256, 256, 3), or in mode "predict"
     the shape the preprocess stage recorded; resize_size 0 = the CLI's default; pass_through: input
-    columns copied to the output (none by default, as the CLI); memory_budget_bytes 0 = the engine's
-    default (a quarter of RAM) for each task: with several concurrent tasks per machine, give less.
+    columns copied to the output (none by default, as the CLI); memory_budget_bytes: per task; 0 =
+    the engine's default for a machine (a quarter of RAM, at most 16 GiB) divided among the tasks
+    that run at once on one machine (local modes: all of them; clusters: spark.executor.cores /
+    spark.task.cpus, or the machine's cores / spark.task.cpus when spark.executor.cores is not set),
+    at least 1 GiB per task.
     device: "auto", "cpu" or "cuda": each task runs on the GPU Spark assigned it (gpus_per_task > 0
     asks for one through a stage-level resource profile) or, without Spark GPU scheduling, a visible
     GPU chosen by partition (sluice.device_assignment). Each task's engine uses spark.task.cpus
     threads. s3_endpoint: default $AWS_ENDPOINT_URL on the driver.
-    files_per_task: files run one after another in one task (the model is loaded per file).
+    files_per_task: files run one after another in one task. A Python worker keeps the model it
+    loaded (on its GPU: weights, plans, CUDA graphs) for the next file with the same model and options,
+    in this task or a later one (Spark reuses Python workers); per_file's "model_loaded" says where
+    it was loaded, the summary's "model_loads" how often. reuse_model=False loads it for every file
+    and frees it after.
     on_progress(input_uri, images_done, images_total, seconds): called inside the tasks about twice
     a second per file. A job that fails after Spark's retries raises; its committed files stay.
     """
@@ -210,7 +249,8 @@ def run_files(spark, input: str, output: str, model: str | None = None, *, mode:
         "logits": bool(logits), "batch_size": int(batch_size or 0), "precision": precision, "device": device,
         "pass_through": list(pass_through), "skip_bad_files": bool(skip_bad_files), "resume": bool(resume),
         "memory_budget_bytes": int(memory_budget_bytes or 0), "s3_endpoint": endpoint, "output": output_root,
-        "groups": groups, "on_progress": on_progress,
+        "groups": groups, "on_progress": on_progress, "reuse_model": bool(reuse_model),
+        "tasks_per_machine": tasks_per_machine(spark),
     }
 
     def run(task_ids):
@@ -228,7 +268,8 @@ def run_files(spark, input: str, output: str, model: str | None = None, *, mode:
     images = sum(r["images"] for r in per_file)
     return {
         "mode": mode, "images": images, "errors": sum(r["errors"] for r in per_file), "files": len(per_file),
-        "tasks": len(groups), "seconds": round(seconds, 3),
+        "tasks": len(groups), "model_loads": sum(1 for r in per_file if r["model_loaded"]),
+        "seconds": round(seconds, 3),
         "images_per_second": round(images / seconds, 2) if seconds > 0 else None,
         "devices": sorted({r["device"] for r in per_file}),
         "skipped_files": [s for r in per_file for s in r["report"].get("skipped_files", [])],

@@ -49,6 +49,22 @@ def test_file_by_file_output_is_the_clis_one_file_per_input(spark, image_dataset
     assert [r["input"] for r in summary["per_file"]] == [str(folder / name) for name in NAMES]
     assert summary["devices"] == ["cpu (oneDNN, 1 threads)"]  # spark.task.cpus threads per task
     assert_same_files_as_the_cli(tmp_path / "out", cli_run)
+    # Two executors of one core each share this machine: each task gets half the machine's budget.
+    from sluice import _native
+    from sluice.spark_files import task_memory_budget
+
+    assert {r["report"]["memory_budget_bytes"] for r in summary["per_file"]} == {
+        task_memory_budget(_native.default_memory_budget(), 2, 1)}
+
+
+def test_a_tasks_default_memory_budget_is_its_share_of_the_machines(sluice_module, monkeypatch):
+    from sluice.spark_files import MIN_TASK_MEMORY_BUDGET, task_memory_budget
+
+    gib = 1 << 30
+    assert task_memory_budget(8 * gib, 4, 1) == 2 * gib
+    assert task_memory_budget(8 * gib, 16, 1) == MIN_TASK_MEMORY_BUDGET == gib
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert task_memory_budget(8 * gib, None, 2) == 2 * gib  # unknown: one task per 2 cores
 
 
 def test_several_files_per_task_and_a_glob_give_the_same_files(spark, image_dataset, resnet18, cli_run, tmp_path):
@@ -58,6 +74,9 @@ def test_several_files_per_task_and_a_glob_give_the_same_files(spark, image_data
     summary = sluice_spark.run_files(spark, str(folder / "*.parquet"), str(tmp_path / "out"), str(resnet18),
                                      batch_size=BATCH, pass_through=["label"], device="cpu", files_per_task=2)
     assert (summary["files"], summary["tasks"]) == (2, 1)
+    # The task's second file runs on the model its first file loaded (or an earlier task left).
+    assert summary["model_loads"] <= 1
+    assert [r["model_loaded"] for r in summary["per_file"]][1] is False
     assert_same_files_as_the_cli(tmp_path / "out", cli_run)
 
 
