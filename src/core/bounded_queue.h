@@ -133,6 +133,13 @@ class OrderedQueue : public QueueBase {
     return true;
   }
 
+  /// True when pop() would return at once: the next item in sequence is here, or the queue is
+  /// closed or cancelled. Another consumer may take the item first.
+  bool nextReady() const {
+    std::lock_guard lock(mutex_);
+    return cancelled_ || closed_ || (!items_.empty() && items_.begin()->first == nextSequence_);
+  }
+
   /// Blocks until the next item in sequence is available. Returns nothing once the queue is
   /// closed and that item will never come, or cancelled.
   std::optional<T> pop(double* blockedSeconds = nullptr) {

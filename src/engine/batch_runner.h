@@ -28,8 +28,11 @@ class BatchRunner {
   /// rows whose results have not arrived; `unit` must stay at its address until it drops to zero.
   Status add(UnitResult& unit, int64_t row);
 
-  /// Launches the open batch, if any, and waits for every batch in flight.
+  /// Launches the open batch, if any, and waits for every batch in flight; add() may follow.
   Status finish();
+
+  /// True when no row is waiting in an open batch or in flight.
+  bool idle() const { return !hasOpenBatch_ && inFlight_.empty(); }
 
  private:
   struct Batch {

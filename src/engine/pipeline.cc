@@ -487,6 +487,17 @@ void Pipeline::inferenceWorker(backend::InferenceBackend& backend, WorkerTimes& 
     return true;
   };
   while (true) {
+    if (!runner.idle() && !preprocessed_->nextReady()) {
+      // Preprocessing is behind: rather than hold the open batch and the results in flight until
+      // the next unit comes, run and collect them now, so finished units reach the writer and the
+      // device works on the rows it has.
+      {
+        ScopedTimer busy(times.busySeconds);
+        Status status = runner.finish();
+        if (!status.ok()) return failure_.set(status);
+      }
+      if (!forwardFinished(false)) return;
+    }
     auto next = preprocessed_->pop(&times.waitingForInputSeconds);
     if (!next) break;
     {

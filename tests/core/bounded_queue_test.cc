@@ -71,6 +71,20 @@ TEST(OrderedQueueTest, ReleasesInSequenceOrder) {
   EXPECT_EQ(queue.pop(), 20);
 }
 
+TEST(OrderedQueueTest, NextIsReadyOnlyWhenItsSequenceArrivedOrTheQueueClosed) {
+  OrderedQueue<int> queue(100);
+  EXPECT_FALSE(queue.nextReady());
+  ASSERT_TRUE(queue.push(1, 11, 1));
+  EXPECT_FALSE(queue.nextReady()) << "item 1 waits for item 0";
+  ASSERT_TRUE(queue.push(0, 10, 1));
+  EXPECT_TRUE(queue.nextReady());
+  EXPECT_EQ(queue.pop(), 10);
+  EXPECT_EQ(queue.pop(), 11);
+  EXPECT_FALSE(queue.nextReady());
+  queue.close();
+  EXPECT_TRUE(queue.nextReady());
+}
+
 TEST(OrderedQueueTest, AlwaysAdmitsTheNextSequenceEvenWhenFull) {
   OrderedQueue<int> queue(10);
   ASSERT_TRUE(queue.push(1, 1, 10));

@@ -113,6 +113,26 @@ TEST(BatchRunnerTest, RowsInFlightCountsRowsWhoseResultsHaveNotArrived) {
   EXPECT_EQ(unit.rowsInFlight, 0);
 }
 
+TEST(BatchRunnerTest, FinishMidStreamDeliversTheUnitAndLaterRowsStillRun) {
+  const int64_t cropBytes = 2, batchSize = 4;
+  FakeBackend backend(2, batchSize, cropBytes);
+  BatchRunner runner(backend, batchSize, cropBytes);
+  EXPECT_TRUE(runner.idle());
+  UnitResult first = unitWithCrops(0, 3, cropBytes, 1);
+  UnitResult second = unitWithCrops(1, 5, cropBytes, 50);
+  runner.prepare(first, false);
+  runner.prepare(second, false);
+  for (int64_t row = 0; row < 3; ++row) ASSERT_TRUE(runner.add(first, row).ok());
+  EXPECT_FALSE(runner.idle());
+  ASSERT_TRUE(runner.finish().ok());  // the pipeline does this when no unit is ready
+  EXPECT_TRUE(runner.idle());
+  EXPECT_EQ(first.rowsInFlight, 0);
+  for (int64_t row = 0; row < 5; ++row) ASSERT_TRUE(runner.add(second, row).ok());
+  ASSERT_TRUE(runner.finish().ok());
+  for (int64_t row = 0; row < 5; ++row) EXPECT_EQ(second.topkLabels[row], 50 + row);
+  EXPECT_EQ(backend.launchedCounts, (std::vector<int64_t>{3, 4, 1}));
+}
+
 TEST(BatchRunnerTest, ALaunchErrorIsReturned) {
   const int64_t cropBytes = 2, batchSize = 2;
   FakeBackend backend(1, batchSize, cropBytes);
