@@ -179,9 +179,7 @@ Result<std::shared_ptr<arrow::Schema>> BatchPredictor::outputSchema(const arrow:
   arrow::FieldVector fields = schema->fields();
   for (auto& field : fields) {
     if (field->type()->id() != arrow::Type::FIXED_SIZE_LIST) continue;
-    field = field->name() == "image"
-                ? field->WithType(arrow::binary())
-                : field->WithType(arrow::list(arrow::field("item", arrow::float32(), false)));
+    field = field->WithType(arrow::list(arrow::field("item", arrow::float32(), false)));
   }
   return arrow::schema(fields, schema->metadata());
 }
@@ -328,27 +326,13 @@ Result<std::shared_ptr<arrow::RecordBatch>> BatchPredictor::toVariableSizeLists(
     if (list.offset() != 0) return Status::Internal("toVariableSizeLists expects unsliced output columns");
     const int64_t width = list.value_length();
     const auto& values = list.values();
-    const int64_t elementBytes = values->type_id() == arrow::Type::UINT8 ? 1 : 4;
-    const bool asBinary = fields[i]->name() == "image";
-    if (asBinary && rows * width > std::numeric_limits<int32_t>::max()) {
-      return Status::InvalidArgument("a batch of " + std::to_string(rows) +
-                                     " crops is too large for one binary column; use smaller batches");
-    }
     std::vector<int32_t> offsets(rows + 1);
     for (int64_t row = 0; row <= rows; ++row) offsets[row] = static_cast<int32_t>(row * width);
-    auto offsetBuffer = arrow::Buffer::FromVector(std::move(offsets));
-    auto validity = list.null_bitmap();
-    if (asBinary) {
-      auto data = arrow::SliceBuffer(values->data()->buffers[1], values->offset() * elementBytes,
-                                     rows * width * elementBytes);
-      columns[i] = std::make_shared<arrow::BinaryArray>(rows, offsetBuffer, data, validity, list.null_count());
-      fields[i] = fields[i]->WithType(arrow::binary());
-    } else {
-      auto type = arrow::list(arrow::field("item", values->type(), false));
-      columns[i] = std::make_shared<arrow::ListArray>(type, rows, offsetBuffer, values->Slice(0, rows * width),
-                                                      validity, list.null_count());
-      fields[i] = fields[i]->WithType(type);
-    }
+    auto type = arrow::list(arrow::field("item", values->type(), false));
+    columns[i] = std::make_shared<arrow::ListArray>(type, rows, arrow::Buffer::FromVector(std::move(offsets)),
+                                                    values->Slice(0, rows * width), list.null_bitmap(),
+                                                    list.null_count());
+    fields[i] = fields[i]->WithType(type);
   }
   return arrow::RecordBatch::Make(arrow::schema(fields, batch->schema()->metadata()), rows, std::move(columns));
 }

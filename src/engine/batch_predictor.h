@@ -52,8 +52,8 @@ struct BatchPredictorOptions {
   /// An input string column whose non-null values mark rows that already failed (crops written by
   /// a preprocess stage); empty: none.
   std::string errorColumn;
-  /// Write crops as binary and logits as list<float32> instead of fixed-size lists: types that Spark
-  /// (which has no unsigned bytes and no fixed-size lists) can take as they are.
+  /// Write logits as list<float32> instead of a fixed-size list, a type Spark (which has no
+  /// fixed-size lists) can take as it is. Crops are binary either way.
   bool variableSizeLists = false;
 };
 

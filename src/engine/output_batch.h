@@ -25,6 +25,9 @@ struct OutputLayout {
   /// one of the output's own columns (e.g. `label` in predictions, but not in preprocessed crops).
   std::vector<std::shared_ptr<arrow::Field>> passThrough;
   bool hasSourceColumns = false;  // the extra columns after the pass-through ones are path, row, error
+  /// Preprocess: rows in the largest unit, to choose 64-bit offsets for the crop column when one
+  /// unit's crops pass 2 GiB (0: unknown, 32-bit offsets; build() fails on such a unit).
+  int64_t largestUnitRows = 0;
 };
 
 class OutputBatchBuilder {
@@ -33,7 +36,8 @@ class OutputBatchBuilder {
 
   const std::shared_ptr<arrow::Schema>& schema() const { return schema_; }
 
-  /// Consumes the unit's crops (preprocess mode). `sourceUri` is the input file's URI.
+  /// Consumes the unit's crops (preprocess mode: one binary value of cropShape.bytes() HWC uint8
+  /// pixels per row). `sourceUri` is the input file's URI.
   Result<std::shared_ptr<arrow::RecordBatch>> build(UnitResult& unit, const std::string& sourceUri) const;
 
  private:

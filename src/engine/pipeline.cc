@@ -247,6 +247,7 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   layout.writeLogits = options_.writeLogits && predicting;
   layout.cropShape = image::ImageShape{options_.cropSize, options_.cropSize, shape.channels};
   layout.hasSourceColumns = plan_.hasSourceColumns;
+  layout.largestUnitRows = plan_.largestUnitRows;
   if (!plan_.files.empty()) {
     const auto& schema = *plan_.files.front().input->schema();
     for (const auto& name : options_.passThrough) layout.passThrough.push_back(schema.GetFieldByName(name));

@@ -90,7 +90,8 @@ def test_two_stage_gives_the_same_predictions_as_one_pass(tmp_path, dataset, mod
                "--logits", "--device", "cpu", check=0)
     run_sluice("preprocess", "--input", folder, "--output", tmp_path / "crops", "--pass-through", "label", check=0)
     crops = pq.read_table(tmp_path / "crops" / "part-00001.parquet")
-    assert crops.schema.field("image").type.list_size == 224 * 224 * 3
+    assert crops.schema.field("image").type == pa.binary()  # one value a crop: cheap to write and read
+    assert {len(crop) for crop in crops.column("image").to_pylist()} == {224 * 224 * 3}
     assert crops.num_rows == 14
     assert crops.column("label").to_pylist() == list(range(21, 35))  # no clash in crops: name kept
     run_sluice("predict", "--input", tmp_path / "crops", "--model", models["resnet18"], "--output",
