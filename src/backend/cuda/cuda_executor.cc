@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "backend/buffer_assignment.h"
@@ -67,6 +70,12 @@ struct Value {
   int64_t offset = 0;
 };
 
+struct ConvAlgorithm {
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  size_t workspaceBytes = 0;
+};
+
 struct Op {
   enum class Kind { kConv, kPool, kGlobalAveragePool, kAdd, kRelu, kToNchw, kSoftmax, kSleep };
   Kind kind = Kind::kConv;
@@ -79,11 +88,11 @@ struct Op {
   FilterDescriptor w;
   ConvolutionDescriptor conv;
   ActivationDescriptor activation;
-  cudnnConvolutionFwdAlgo_t fusedAlgo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-  cudnnConvolutionFwdAlgo_t plainAlgo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-  cudnnMathType_t fusedMath = CUDNN_DEFAULT_MATH;
-  cudnnMathType_t plainMath = CUDNN_DEFAULT_MATH;
-  bool hasFusedAlgo = false;
+  // Algorithms in the heuristics' order, for the fused call and for the plain convolution;
+  // validate() keeps the first that runs (fused first) and drops the others.
+  std::vector<ConvAlgorithm> fusedCandidates;
+  std::vector<ConvAlgorithm> plainCandidates;
+  ConvAlgorithm chosen;
   bool fused = true;   // one cudnnConvolutionBiasActivationForward; else convolution + sluice epilogue
   int sumInput = -1;   // value added before the ReLU
   bool relu = false;
@@ -120,6 +129,7 @@ struct CudaExecutor::State {
   DeviceBuffer biasFloats;   // float
   DeviceBuffer workspace;
   size_t workspaceBytes = 0;
+  std::string fusionRefusal;  // why cuDNN turned down the first fused call it refused, for summary()
   std::array<int64_t, 3> inputShape{};
   int inputChannels = 3;
   int inputValue = -1;
@@ -180,8 +190,30 @@ CudaExecutor::~CudaExecutor() {
   if (state_ && state_->handle.get()) cudnnSetStream(state_->handle.get(), nullptr);
 }
 
+namespace {
+
+// cuDNN's tensor descriptors count elements in 32-bit ints: a batch whose largest activation has
+// more is a usage error, found before the GPU is touched.
+Status checkTensorSizes(const model::Graph& graph, int64_t batch) {
+  SLUICE_ASSIGN_OR_RETURN(model::ShapeMap shapes, graph.inferShapes(batch));
+  for (const auto& [name, shape] : shapes) {
+    const int64_t elements = product(shape);
+    if (elements > std::numeric_limits<int32_t>::max()) {
+      const int64_t perImage = std::max<int64_t>(elements / std::max<int64_t>(batch, 1), 1);
+      return Status::InvalidArgument("batch size " + std::to_string(batch) + " is too large for cuDNN: '" + name +
+                                     "' would have " + std::to_string(elements) +
+                                     " elements (at most 2^31 - 1); use --batch-size " +
+                                     std::to_string(std::numeric_limits<int32_t>::max() / perImage) + " or less");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& graph,
                                                          const CudaExecutorOptions& options) {
+  SLUICE_RETURN_IF_ERROR(checkTensorSizes(graph, options.batchSize));
   auto state = std::make_unique<State>();
   state->options = options;
   state->type = storageFor(options.precision);
@@ -370,7 +402,19 @@ Status CudaExecutor::State::chooseAlgorithms(Op& op) {
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnGetConvolutionForwardAlgorithm_v7(
       handle.get(), op.x.get(), op.w.get(), op.conv.get(), op.y.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
       results));
-  bool foundPlain = false;
+  // The workspace an algorithm needs with its math type, or nothing when cuDNN will not say (it
+  // would not run either).
+  auto withWorkspace = [&](cudnnConvolutionFwdAlgo_t algo, cudnnMathType_t math) -> std::optional<ConvAlgorithm> {
+    size_t bytes = 0;
+    if (cudnnSetConvolutionMathType(op.conv.get(), math) != CUDNN_STATUS_SUCCESS ||
+        cudnnGetConvolutionForwardWorkspaceSize(handle.get(), op.x.get(), op.w.get(), op.conv.get(), op.y.get(), algo,
+                                                &bytes) != CUDNN_STATUS_SUCCESS ||
+        bytes > kMaxWorkspaceBytes) {
+      return std::nullopt;
+    }
+    return ConvAlgorithm{algo, math, bytes};
+  };
+  bool listedPrecompGemm = false;
   for (int i = 0; i < returned; ++i) {
     const auto& result = results[i];
     if (result.status != CUDNN_STATUS_SUCCESS || result.memory > kMaxWorkspaceBytes) continue;
@@ -380,32 +424,26 @@ Status CudaExecutor::State::chooseAlgorithms(Op& op) {
     // CUDNN_DEFAULT_MATH permits TF32 tensor cores on float data (Ampere and later): fp32 runs
     // every algorithm with CUDNN_FMA_MATH, whatever math type the heuristics report.
     const cudnnMathType_t math = fmaOnly ? CUDNN_FMA_MATH : result.mathType;
-    if (!foundPlain) {
-      op.plainAlgo = result.algo;
-      op.plainMath = math;
-      foundPlain = true;
-    }
+    auto candidate = withWorkspace(result.algo, math);
+    if (!candidate) continue;
+    op.plainCandidates.push_back(*candidate);
     // The fused call without an activation only runs with the implicit precomputed GEMM algorithm.
-    if (!op.hasFusedAlgo && (op.relu || result.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)) {
-      op.fusedAlgo = result.algo;
-      op.fusedMath = math;
-      op.hasFusedAlgo = true;
+    if (op.relu || result.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) {
+      op.fusedCandidates.push_back(*candidate);
+    }
+    listedPrecompGemm |= result.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  }
+  if (op.plainCandidates.empty()) return unsupported(*op.node, "cuDNN offers no algorithm for this convolution");
+  if (!op.relu && !listedPrecompGemm) {
+    // Not among the heuristics' choices, but the only one the fused call takes without a ReLU.
+    if (auto candidate = withWorkspace(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM,
+                                       fmaOnly ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH)) {
+      op.fusedCandidates.push_back(*candidate);
     }
   }
-  if (!foundPlain) return unsupported(*op.node, "cuDNN offers no algorithm for this convolution");
-  if (!op.hasFusedAlgo) {
-    op.fusedAlgo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-    op.fusedMath = fmaOnly ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
-    op.hasFusedAlgo = true;
-  }
-  for (auto [algo, math] : {std::pair{op.fusedAlgo, op.fusedMath}, std::pair{op.plainAlgo, op.plainMath}}) {
-    SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(op.conv.get(), math));
-    size_t bytes = 0;
-    if (cudnnGetConvolutionForwardWorkspaceSize(handle.get(), op.x.get(), op.w.get(), op.conv.get(), op.y.get(), algo,
-                                                &bytes) == CUDNN_STATUS_SUCCESS) {
-      workspaceBytes = std::max(workspaceBytes, bytes);
-    }
-  }
+  op.fused = !op.fusedCandidates.empty();
+  for (const auto& candidate : op.fusedCandidates) workspaceBytes = std::max(workspaceBytes, candidate.workspaceBytes);
+  for (const auto& candidate : op.plainCandidates) workspaceBytes = std::max(workspaceBytes, candidate.workspaceBytes);
   return Status::OK();
 }
 
@@ -555,18 +593,17 @@ Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream) {
     case Op::Kind::kConv: {
       const void* w = weightAddress(op.weightOffset);
       const void* z = op.sumInput >= 0 ? address(op.sumInput) : y;
+      SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(op.conv.get(), op.chosen.math));
       if (op.fused) {
         const float alpha2 = op.sumInput >= 0 ? 1.0f : 0.0f;
-        SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(op.conv.get(), op.fusedMath));
         SLUICE_CUDNN_RETURN_IF_ERROR(cudnnConvolutionBiasActivationForward(
-            handle.get(), &one, op.x.get(), x, op.w.get(), w, op.conv.get(), op.fusedAlgo, workspace.data(),
+            handle.get(), &one, op.x.get(), x, op.w.get(), w, op.conv.get(), op.chosen.algo, workspace.data(),
             workspaceBytes, &alpha2, op.y.get(), z, op.bias.get(), weightAddress(op.biasOffset), op.activation.get(),
             op.y.get(), y));
         return Status::OK();
       }
-      SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(op.conv.get(), op.plainMath));
       SLUICE_CUDNN_RETURN_IF_ERROR(cudnnConvolutionForward(handle.get(), &one, op.x.get(), x, op.w.get(), w,
-                                                           op.conv.get(), op.plainAlgo, workspace.data(),
+                                                           op.conv.get(), op.chosen.algo, workspace.data(),
                                                            workspaceBytes, &zero, op.y.get(), y));
       const float* bias = reinterpret_cast<const float*>(static_cast<const char*>(biasFloats.data()) + op.biasFloatOffset);
       const int64_t count = product(values[op.output].shape);
@@ -598,19 +635,48 @@ Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream) {
 }
 
 Status CudaExecutor::State::validate(cudaStream_t stream) {
-  // One eager pass: every call is tried once before any is captured into a CUDA graph. A fused
-  // convolution cuDNN turns down runs as a convolution plus sluice's epilogue kernel instead.
+  // One eager pass: every call is tried once before any is captured into a CUDA graph. A
+  // convolution takes the first of its algorithms cuDNN runs, fused ones first; one that cuDNN
+  // turns down fused runs as a convolution plus sluice's epilogue kernel instead.
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetStream(handle.get(), stream));
-  for (Op& op : ops) {
+  auto tryOp = [&](Op& op) {
     Status status = runOp(op, stream);
     if (status.ok()) status = cudaStatus(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    if (!status.ok() && op.kind == Op::Kind::kConv && op.fused) {
-      cudaGetLastError();
-      op.fused = false;
-      status = runOp(op, stream);
-      if (status.ok()) status = cudaStatus(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    if (!status.ok()) cudaGetLastError();  // a refused launch must not fail the next call
+    return status;
+  };
+  for (Op& op : ops) {
+    if (op.kind != Op::Kind::kConv) {
+      Status status = tryOp(op);
+      if (!status.ok()) return status.withContext("node '" + op.node->name + "'");
+      continue;
     }
-    if (!status.ok()) return status.withContext("node '" + op.node->name + "'");
+    Status firstFailure;
+    bool ran = false;
+    for (bool fusedCall : {true, false}) {
+      for (const ConvAlgorithm& candidate : fusedCall ? op.fusedCandidates : op.plainCandidates) {
+        op.fused = fusedCall;
+        op.chosen = candidate;
+        Status status = tryOp(op);
+        if (status.ok()) {
+          ran = true;
+          break;
+        }
+        if (firstFailure.ok()) firstFailure = status;
+        if (fusedCall && fusionRefusal.empty()) fusionRefusal = "node '" + op.node->name + "': " + status.message();
+      }
+      if (ran) break;
+    }
+    if (!ran) return firstFailure.withContext("node '" + op.node->name + "' (no cuDNN algorithm ran)");
+  }
+  // Only the chosen algorithms run from now on: the workspace shrinks to what they need.
+  size_t needed = 0;
+  for (const Op& op : ops) {
+    if (op.kind == Op::Kind::kConv) needed = std::max(needed, op.chosen.workspaceBytes);
+  }
+  if (needed < workspaceBytes) {
+    workspaceBytes = needed;
+    SLUICE_RETURN_IF_ERROR(workspace.allocate(static_cast<int64_t>(workspaceBytes)));
   }
   return Status::OK();
 }
@@ -640,7 +706,10 @@ std::string CudaExecutor::summary() const {
     ++convolutions;
     fused += op.fused;
   }
-  return std::to_string(fused) + " of " + std::to_string(convolutions) + " convolutions fused with bias/add/ReLU";
+  std::string text =
+      std::to_string(fused) + " of " + std::to_string(convolutions) + " convolutions fused with bias/add/ReLU";
+  if (!state_->fusionRefusal.empty()) text += " (first refused: " + state_->fusionRefusal + ")";
+  return text;
 }
 
 }  // namespace sluice::backend::cuda

@@ -103,7 +103,13 @@ struct GpuJpegDecoder::Impl {
     height = heights[0];
     if (width < 1 || height < 1 || int64_t{width} * height > kMaxPixels) return false;
     if (hardware) {
-      if (nvjpegJpegStreamParse(handle, request.data, request.size, 0, 0, parsedStream) != NVJPEG_STATUS_SUCCESS) {
+      // The engine decodes 4:4:4, 4:2:2, 4:2:0, 4:4:0 and grey (NVIDIA's nvImageCodec filters the
+      // same way before asking nvJPEG); the rest goes to the CPU.
+      if (subsampling == NVJPEG_CSS_411 || subsampling == NVJPEG_CSS_410 || subsampling == NVJPEG_CSS_410V) {
+        return false;
+      }
+      // The header is all nvjpegDecodeBatchedSupported reads.
+      if (nvjpegJpegStreamParseHeader(handle, request.data, request.size, parsedStream) != NVJPEG_STATUS_SUCCESS) {
         return false;
       }
       int unsupported = 1;

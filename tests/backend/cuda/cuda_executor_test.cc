@@ -83,6 +83,17 @@ void expectWithin(const std::vector<float>& actual, const std::vector<float>& ex
   for (size_t i = 0; i < actual.size(); ++i) ASSERT_NEAR(actual[i], expected[i], relative * scale) << "at " << i;
 }
 
+// Runs everywhere: the size check comes before the GPU is touched.
+TEST(CudaExecutorWithoutGpuTest, ABatchTooLargeForCudnnIsAUsageErrorNamingABatchThatFits) {
+  std::mt19937 random(4);
+  model::Graph graph = smallResidualNetwork(random);
+  auto made = CudaExecutor::Make(graph, {.device = 0, .precision = Precision::kFp16, .batchSize = 1'000'000});
+  ASSERT_FALSE(made.ok());
+  EXPECT_TRUE(made.status().isUsageError()) << made.status().message();
+  EXPECT_NE(made.status().message().find("too large for cuDNN"), std::string::npos) << made.status().message();
+  EXPECT_NE(made.status().message().find("use --batch-size"), std::string::npos) << made.status().message();
+}
+
 class CudaExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
