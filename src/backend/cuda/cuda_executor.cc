@@ -101,8 +101,10 @@ struct Op {
   int64_t biasFloatOffset = 0;  // bytes into the float bias arena, for the epilogue kernel
   int64_t outChannels = 0;
 
-  // kPool
+  // kPool: cuDNN's pooling, or sluice's kernel where cuDNN cannot (ownPool)
   PoolingDescriptor pool;
+  PoolWindow poolWindow;
+  bool ownPool = false;
 
   // kGlobalAveragePool, kToNchw, kAdd, kRelu, kSoftmax: sizes
   int64_t count = 0;
@@ -535,13 +537,22 @@ Status CudaExecutor::State::buildPool(Op& op, const model::Node& node) {
   if (in.size() != 4) return unsupported(node, "only 2-D pooling is supported");
   SLUICE_ASSIGN_OR_RETURN(model::WindowGeometry window, model::resolveWindow(node, {in[2], in[3]}, {0, 0}));
   if (window.dilations != std::array<int64_t, 2>{1, 1}) return unsupported(node, "dilated pooling is not supported");
-  if (window.padsBegin != window.effectivePadsEnd({in[2], in[3]})) {
-    return unsupported(node, "cuDNN needs the same padding at both ends (and no ceil_mode overhang)");
-  }
+  const bool includePad = node.opType == "AveragePool" && node.intAttribute("count_include_pad", 0) != 0;
+  op.poolWindow = {.n = out[0], .height = in[2], .width = in[3], .channels = in[1], .outHeight = out[2],
+                   .outWidth = out[3], .kernelH = static_cast<int>(window.kernel[0]),
+                   .kernelW = static_cast<int>(window.kernel[1]), .strideH = static_cast<int>(window.strides[0]),
+                   .strideW = static_cast<int>(window.strides[1]), .padTop = static_cast<int>(window.padsBegin[0]),
+                   .padLeft = static_cast<int>(window.padsBegin[1]), .padBottom = static_cast<int>(window.padsEnd[0]),
+                   .padRight = static_cast<int>(window.padsEnd[1])};
+  op.poolWindow.mode = node.opType == "MaxPool" ? PoolWindow::Mode::kMax
+                       : includePad             ? PoolWindow::Mode::kAverageIncludePadding
+                                                : PoolWindow::Mode::kAverageExcludePadding;
+  // cuDNN pads both ends alike; other windows (and any cuDNN refuses, see validate) use the kernel.
+  op.ownPool = window.padsBegin != window.effectivePadsEnd({in[2], in[3]});
+  if (op.ownPool) return Status::OK();
   cudnnPoolingMode_t mode = CUDNN_POOLING_MAX;
   if (node.opType == "AveragePool") {
-    mode = node.intAttribute("count_include_pad", 0) != 0 ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
-                                                           : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
+    mode = includePad ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
   }
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreatePoolingDescriptor(op.pool.out()));
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetPooling2dDescriptor(
@@ -612,6 +623,7 @@ Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream) {
                         "bias/add/ReLU epilogue");
     }
     case Op::Kind::kPool:
+      if (op.ownPool) return cudaStatus(launchPool2d(x, y, op.poolWindow, type, stream), "pooling");
       SLUICE_CUDNN_RETURN_IF_ERROR(cudnnPoolingForward(handle.get(), op.pool.get(), &one, op.x.get(), x, &zero,
                                                        op.y.get(), y));
       return Status::OK();
@@ -648,6 +660,10 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
   for (Op& op : ops) {
     if (op.kind != Op::Kind::kConv) {
       Status status = tryOp(op);
+      if (!status.ok() && op.kind == Op::Kind::kPool && !op.ownPool) {
+        op.ownPool = true;  // e.g. NHWC bf16, which cuDNN's pooling may not take
+        status = tryOp(op);
+      }
       if (!status.ok()) return status.withContext("node '" + op.node->name + "'");
       continue;
     }

@@ -211,6 +211,39 @@ __global__ void softmaxTopKKernel(const T* outputs, int64_t classes, int k, bool
 }
 
 template <typename T>
+__global__ void pool2dKernel(const T* x, T* y, PoolWindow w) {
+  const int64_t total = w.n * w.outHeight * w.outWidth * w.channels;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t c = i % w.channels;
+    int64_t rest = i / w.channels;
+    const int64_t ox = rest % w.outWidth;
+    rest /= w.outWidth;
+    const int64_t oy = rest % w.outHeight;
+    const int64_t b = rest / w.outHeight;
+    const int64_t top = oy * w.strideH - w.padTop;
+    const int64_t left = ox * w.strideW - w.padLeft;
+    const bool takesMax = w.mode == PoolWindow::Mode::kMax;
+    float result = takesMax ? -INFINITY : 0.0f;
+    int64_t inside = 0;
+    for (int64_t iy = top > 0 ? top : 0; iy < top + w.kernelH && iy < w.height; ++iy) {
+      for (int64_t ix = left > 0 ? left : 0; ix < left + w.kernelW && ix < w.width; ++ix) {
+        const float v = toFloat(x[((b * w.height + iy) * w.width + ix) * w.channels + c]);
+        result = takesMax ? fmaxf(result, v) : result + v;
+        ++inside;
+      }
+    }
+    if (w.mode == PoolWindow::Mode::kAverageExcludePadding) {
+      result /= static_cast<float>(inside > 0 ? inside : 1);
+    } else if (w.mode == PoolWindow::Mode::kAverageIncludePadding) {
+      const int64_t rowEnd = min(top + w.kernelH, w.height + w.padBottom), rowBegin = max(top, int64_t{-w.padTop});
+      const int64_t colEnd = min(left + w.kernelW, w.width + w.padRight), colBegin = max(left, int64_t{-w.padLeft});
+      result /= static_cast<float>((rowEnd - rowBegin) * (colEnd - colBegin));
+    }
+    y[i] = fromFloat<T>(result);
+  }
+}
+
+template <typename T>
 __global__ void softmaxKernel(const T* x, T* y, int64_t classes) {
   const int64_t r = blockIdx.x;
   const T* source = x + r * classes;
@@ -262,6 +295,14 @@ cudaError_t launchBiasAddRelu(const void* x, const float* bias, const void* z, v
     using T = typename decltype(tag)::type;
     biasAddReluKernel<T><<<blocksFor(count), kThreads, 0, stream>>>(
         static_cast<const T*>(x), bias, static_cast<const T*>(z), static_cast<T*>(y), count, channels, relu);
+  });
+}
+
+cudaError_t launchPool2d(const void* x, void* y, const PoolWindow& window, StorageType type, cudaStream_t stream) {
+  return dispatch(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    pool2dKernel<T><<<blocksFor(window.n * window.outHeight * window.outWidth * window.channels), kThreads, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<T*>(y), window);
   });
 }
 

@@ -25,6 +25,20 @@ cudaError_t launchNormalize(const uint8_t* crops, int64_t images, int height, in
 cudaError_t launchBiasAddRelu(const void* x, const float* bias, const void* z, void* y, int64_t count,
                               int64_t channels, bool relu, StorageType type, cudaStream_t stream);
 
+/// A 2-D pooling window over NHWC values: output (oh, ow) covers input rows oh * strideH - padTop
+/// + [0, kernelH) and the same for columns; positions outside the input are padding.
+struct PoolWindow {
+  int64_t n = 0, height = 0, width = 0, channels = 0, outHeight = 0, outWidth = 0;
+  int kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, padTop = 0, padLeft = 0;
+  int padBottom = 0, padRight = 0;  // as declared: what count_include_pad counts
+  enum class Mode { kMax, kAverageExcludePadding, kAverageIncludePadding } mode = Mode::kMax;
+};
+
+/// Pooling where cuDNN declines (e.g. NHWC bf16) or pads differently at the two ends. Max ignores
+/// padding; the averages divide by the window's inside positions or by its full size (clipped to
+/// the padded input, as ONNX's count_include_pad).
+cudaError_t launchPool2d(const void* x, void* y, const PoolWindow& window, StorageType type, cudaStream_t stream);
+
 /// NHWC [n, spatial, channels] -> [n, channels]: the mean over the spatial positions.
 cudaError_t launchGlobalAveragePool(const void* x, void* y, int64_t n, int64_t spatial, int64_t channels,
                                     StorageType type, cudaStream_t stream);

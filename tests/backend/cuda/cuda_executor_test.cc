@@ -147,6 +147,30 @@ TEST_F(CudaExecutorTest, GroupedDilatedConvPoolingFlattenGemmSoftmaxMatchTheCpuE
   expectWithin(runOnGpu(graph, input, batch, Precision::kFp32), runOnCpu(graph, input, batch), 1e-4f);
 }
 
+TEST_F(CudaExecutorTest, PoolingPaddedOnlyAtTheEndRunsOnSluicesKernelAndMatchesTheCpuExecutor) {
+  std::mt19937 random(9);
+  Node conv = makeNode("Conv", {"x", "w", "b"}, "c");
+  conv.attributes["pads"] = ints({1, 1, 1, 1});
+  Node average = makeNode("AveragePool", {"c"}, "a");  // cuDNN pads both ends alike: not this one
+  average.attributes["kernel_shape"] = ints({2, 2});
+  average.attributes["pads"] = ints({0, 0, 1, 1});
+  average.attributes["count_include_pad"] = integer(1);
+  Node pool = makeNode("MaxPool", {"a"}, "p");
+  pool.attributes["kernel_shape"] = ints({3, 3});
+  pool.attributes["strides"] = ints({2, 2});
+  pool.attributes["pads"] = ints({0, 0, 1, 1});
+  Node gemm = makeNode("Gemm", {"f", "fc", "fc_b"}, "y");
+  gemm.attributes["transB"] = integer(1);
+  // 3 x 9 x 9 -> conv 8 x 9 x 9 -> average 8 x 9 x 9 -> max 8 x 4 x 4 -> 128 features
+  model::Graph graph = buildGraph({conv, average, pool, makeNode("Flatten", {"p"}, "f"), gemm},
+                                  {tensor("w", {8, 3, 3, 3}, random), tensor("b", {8}, random),
+                                   tensor("fc", {5, 128}, random), tensor("fc_b", {5}, random)},
+                                  {-1, 3, 9, 9});
+  const int64_t batch = 4;
+  auto input = randomValues(batch * 3 * 9 * 9, random);
+  expectWithin(runOnGpu(graph, input, batch, Precision::kFp32), runOnCpu(graph, input, batch), 1e-4f);
+}
+
 TEST_F(CudaExecutorTest, BatchOfOneAndOfAThousandGiveThePerImageResults) {
   std::mt19937 random(7);
   model::Graph graph = smallResidualNetwork(random);

@@ -187,6 +187,46 @@ TEST(CudaKernelsTest, GlobalAveragePoolAndNhwcToNchwMatchDirectLoops) {
   }
 }
 
+// The pooling kernel against direct loops: 3x3 windows, stride 2, padding 1 before and 2 after.
+TEST(CudaKernelsTest, PoolingMatchesDirectLoopsForMaxAndBothAverages) {
+  SKIP_WITHOUT_GPU();
+  PoolWindow window{.n = 2, .height = 7, .width = 6, .channels = 3, .outHeight = 5, .outWidth = 4, .kernelH = 3,
+                    .kernelW = 3, .strideH = 2, .strideW = 2, .padTop = 1, .padLeft = 1, .padBottom = 2,
+                    .padRight = 2};
+  auto x = randomFloats(window.n * window.height * window.width * window.channels, 8);
+  DeviceBuffer dx = upload(x), dy;
+  const int64_t count = window.n * window.outHeight * window.outWidth * window.channels;
+  ASSERT_TRUE(dy.allocate(count * 4).ok());
+  for (auto mode : {PoolWindow::Mode::kMax, PoolWindow::Mode::kAverageExcludePadding,
+                    PoolWindow::Mode::kAverageIncludePadding}) {
+    window.mode = mode;
+    ASSERT_EQ(launchPool2d(dx.data(), dy.data(), window, StorageType::kFloat, nullptr), cudaSuccess);
+    auto y = download<float>(dy, count);
+    for (int64_t b = 0; b < window.n; ++b)
+      for (int64_t oy = 0; oy < window.outHeight; ++oy)
+        for (int64_t ox = 0; ox < window.outWidth; ++ox)
+          for (int64_t c = 0; c < window.channels; ++c) {
+            float best = -INFINITY, sum = 0;
+            int inside = 0, padded = 0;
+            for (int64_t ky = 0; ky < 3; ++ky)
+              for (int64_t kx = 0; kx < 3; ++kx) {
+                const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+                if (iy < window.height + 2 && ix < window.width + 2) ++padded;  // inside the declared padding
+                if (iy < 0 || ix < 0 || iy >= window.height || ix >= window.width) continue;
+                const float v = x[((b * window.height + iy) * window.width + ix) * window.channels + c];
+                best = std::max(best, v);
+                sum += v;
+                ++inside;
+              }
+            const float expected = mode == PoolWindow::Mode::kMax                      ? best
+                                   : mode == PoolWindow::Mode::kAverageExcludePadding ? sum / inside
+                                                                                       : sum / padded;
+            EXPECT_NEAR(y[((b * window.outHeight + oy) * window.outWidth + ox) * window.channels + c], expected, 1e-5)
+                << "mode " << static_cast<int>(mode) << " at " << b << "," << oy << "," << ox << "," << c;
+          }
+  }
+}
+
 TEST(CudaKernelsTest, CastRoundsToHalfAndBfloat16LikeTheHostConversions) {
   SKIP_WITHOUT_GPU();
   auto values = randomFloats(257, 7);
