@@ -43,7 +43,8 @@ def _result_arrow_schema():
 
     return pa.schema([("input", pa.string()), ("output", pa.string()), ("images", pa.int64()),
                       ("errors", pa.int64()), ("seconds", pa.float64()), ("device", pa.string()),
-                      ("gpu", pa.string()), ("attempt", pa.int32()), ("model_loaded", pa.bool_()), ("report", pa.string())])
+                      ("gpu", pa.string()), ("attempt", pa.int32()), ("model_loaded", pa.bool_()),
+                      ("report", pa.string())])
 
 _storage_finalizer_registered = False
 
@@ -191,12 +192,13 @@ def run_files(spark, input: str, output: str, model: str | None = None, *, mode:
               batch_size: int = 0, precision: str = "auto", device: str = "auto",
               pass_through: Sequence[str] = (), skip_bad_files: bool = False, resume: bool = False,
               memory_budget_bytes: int = 0, s3_endpoint: str | None = None, files_per_task: int = 1,
-              gpus_per_task: int = 0, reuse_model: bool = True, on_progress: Callable[[str, int, int, float], None] | None = None) -> dict:
+              gpus_per_task: int = 0, reuse_model: bool = True,
+              on_progress: Callable[[str, int, int, float], None] | None = None) -> dict:
     """Runs `sluice run` (mode "run"), `sluice preprocess` or `sluice predict` over the files of
     `input` as Spark tasks; each input file gives exactly one output file under `output`, with the
     same relative path and the columns `sluice run` writes. Returns a summary: images, errors,
-    seconds, images_per_second, files, tasks, model_loads, devices, and one entry per file ("per_file", with the
-    engine's report of each).
+    seconds, images_per_second, files, tasks, model_loads, devices, and one entry per file
+    ("per_file", with the engine's report of each).
 
     input: a local folder, file or glob, or s3://bucket/prefix (local paths must be readable by
     every executor at the same path, e.g. a shared filesystem). output: a local folder or
