@@ -143,10 +143,18 @@ Result<std::shared_ptr<arrow::RecordBatch>> OutputBatchBuilder::build(UnitResult
     columns.push_back(std::make_shared<arrow::ListArray>(schema_->field(4)->type(), rows, offsetBuffer,
                                                          primitiveArray(std::move(topScores)), validity, nullCount));
     if (layout_.writeLogits) {
+      // A failed row's logits are NaN rather than null: Arrow 25 cannot read a null fixed-size list
+      // back from Parquet (apache/arrow GH-35692). Its error column says why.
+      const int64_t classes = layout_.numClasses;
+      unit.logits.resize(rows * classes, std::numeric_limits<float>::quiet_NaN());  // a unit that never ran
+      for (int64_t row = 0; row < rows; ++row) {
+        if (unit.rowFailed(row)) {
+          std::fill_n(unit.logits.begin() + row * classes, classes, std::numeric_limits<float>::quiet_NaN());
+        }
+      }
       SLUICE_ASSIGN_OR_RETURN_ARROW(auto logits,
                                     arrow::FixedSizeListArray::FromArrays(primitiveArray(std::move(unit.logits)),
-                                                                          schema_->field(5)->type(), validity,
-                                                                          nullCount),
+                                                                          schema_->field(5)->type()),
                                     what);
       columns.push_back(logits);
     }

@@ -33,6 +33,20 @@ def test_bad_rows_become_error_rows_and_the_job_goes_on(tmp_path, models):
     assert json.loads(report.read_text())["errors"] == 2
 
 
+def test_bad_rows_with_logits_leave_a_file_pyarrow_reads_with_nan_logits(tmp_path, models):
+    # Arrow 25 cannot read a null fixed-size list back from Parquet (apache/arrow GH-35692): a failed
+    # row's logits are NaN, not null, and its error says why.
+    images = smooth_images(3, seed=2)
+    write_seed_parquet(tmp_path / "in.parquet", [images[0], None, images[2]])
+    run_sluice("run", "--input", tmp_path / "in.parquet", "--model", models["resnet18"], "--output",
+               tmp_path / "out", "--logits", "--device", "cpu", check=0)
+    out = pq.read_table(tmp_path / "out" / "in.parquet").to_pydict()
+    assert out["error"] == [None, "image is null", None]
+    assert np.isnan(out["logits"][1]).all()
+    assert np.isfinite(out["logits"][0]).all() and np.isfinite(out["logits"][2]).all()
+    assert out["label"][1] is None
+
+
 def test_file_that_is_not_parquet_fails_the_job_naming_it(tmp_path, models):
     folder = tmp_path / "in"
     folder.mkdir()
