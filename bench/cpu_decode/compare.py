@@ -246,9 +246,9 @@ def main():
         "The worker's busy time is wall-clock: besides decode and resize "
         f"({breakdown['decode_ms'] + breakdown['resize_crop_ms']:.2f} ms of CPU in the timed calls) it includes the "
         "time the worker waits for a core. The job has a second busy thread, the Parquet writer (busy "
-        f"{min(writer_ms):.2f}-{max(writer_ms):.2f} ms per image in these runs: it writes each 224x224x3 crop as a "
-        "fixed_size_list<uint8>, i.e. 150,528 INT32 values, BYTE_STREAM_SPLIT-encoded and Snappy-compressed); on a "
-        "small machine shared with other jobs the two contend for the share of the CPU the scheduler gives the sluice process (one process, however many threads, against "
+        f"{min(writer_ms):.2f}-{max(writer_ms):.2f} ms per image in these runs: it writes each 224x224x3 crop as "
+        "one binary value, Snappy-compressed); on a small machine shared with other jobs the two contend for the "
+        "share of the CPU the scheduler gives the sluice process (one process, however many threads, against "
         "PIL's one thread), so the worker's wall-clock rate understates its per-core speed and swings with the "
         "load. The CPU-time ratio (CPU seconds the worker thread itself spent per image) is the per-core figure.",
         "",
