@@ -9,7 +9,6 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/gpu_jpeg_decoder_kernels.h"
-#include "image/preprocess.h"
 
 namespace sluice::backend::cuda {
 
@@ -164,38 +163,24 @@ struct GpuJpegDecoder::Impl {
     std::erase_if(batch, [&](const Accepted& image) { return !done[image.request]; });
     if (batch.empty()) return Status::OK();
 
-    int tapStride = 1;
-    int firstPassWidth = 0;
-    int firstPassHeight = 0;
-    int64_t intermediateBytes = 0;
-    for (auto& image : batch) {
-      ResizeCropJob& job = image.job;
-      tapStride = std::max({tapStride, resizeTapStride(job.sourceWidth, job.resizedWidth),
-                            resizeTapStride(job.sourceHeight, job.resizedHeight)});
-      // The first pass' output is at most cropSize columns x all rows, or all columns x cropSize rows.
-      const int width = job.verticalFirst ? job.sourceWidth : cropSize;
-      const int height = job.verticalFirst ? cropSize : job.sourceHeight;
-      firstPassWidth = std::max(firstPassWidth, width);
-      firstPassHeight = std::max(firstPassHeight, height);
-      job.intermediateOffset = intermediateBytes;
-      intermediateBytes += alignUp(int64_t{width} * height * 3);
-    }
+    std::vector<ResizeCropJob> jobs;
+    jobs.reserve(batch.size());
+    for (const auto& image : batch) jobs.push_back(image.job);
+    const ResizeCropPlan plan = planResizeCrop(jobs, cropSize);
     const auto numJobs = static_cast<int64_t>(batch.size());
     const int64_t cropBytes = int64_t{cropSize} * cropSize * 3;
-    SLUICE_RETURN_IF_ERROR(ensureBytes(intermediate, intermediateBytes));
-    SLUICE_RETURN_IF_ERROR(
-        ensureBytes(coefficients, numJobs * resizeCoefficientCount(cropSize, tapStride) * int64_t{sizeof(int32_t)}));
+    SLUICE_RETURN_IF_ERROR(ensureBytes(intermediate, plan.intermediateBytes));
+    SLUICE_RETURN_IF_ERROR(ensureBytes(
+        coefficients, numJobs * resizeCoefficientCount(cropSize, plan.tapStride) * int64_t{sizeof(int32_t)}));
     SLUICE_RETURN_IF_ERROR(ensureBytes(crops, numJobs * cropBytes));
     SLUICE_RETURN_IF_ERROR(ensureBytes(cropsOnHost, numJobs * cropBytes));
     SLUICE_RETURN_IF_ERROR(ensureBytes(jobsOnDevice, numJobs * int64_t{sizeof(ResizeCropJob)}));
     SLUICE_RETURN_IF_ERROR(ensureBytes(jobsOnHost, numJobs * int64_t{sizeof(ResizeCropJob)}));
-    auto* jobs = jobsOnHost.as<ResizeCropJob>();
-    for (int64_t i = 0; i < numJobs; ++i) jobs[i] = batch[i].job;
-    SLUICE_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(jobsOnDevice.data(), jobs, numJobs * sizeof(ResizeCropJob),
-                                                cudaMemcpyHostToDevice, stream));
+    std::copy(jobs.begin(), jobs.end(), jobsOnHost.as<ResizeCropJob>());
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(jobsOnDevice.data(), jobsOnHost.data(),
+                                                numJobs * sizeof(ResizeCropJob), cudaMemcpyHostToDevice, stream));
     SLUICE_CUDA_RETURN_IF_ERROR(launchResizeCrop(jobsOnDevice.as<ResizeCropJob>(), static_cast<int>(numJobs),
-                                                 cropSize, tapStride, firstPassWidth, firstPassHeight,
-                                                 decoded.as<uint8_t>(), intermediate.as<uint8_t>(),
+                                                 cropSize, plan, decoded.as<uint8_t>(), intermediate.as<uint8_t>(),
                                                  coefficients.as<int32_t>(), crops.as<uint8_t>(), stream));
     SLUICE_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(cropsOnHost.data(), crops.data(), numJobs * cropBytes, cudaMemcpyDeviceToHost, stream));
@@ -258,17 +243,8 @@ Result<std::vector<bool>> GpuJpegDecoder::decode(const std::vector<GpuDecodeRequ
     image.request = i;
     image.width = width;
     image.height = height;
-    const image::Size resized = image::resizedSize(width, height, resizeCrop.resizeSize);
+    image.job = resizeCropJob(width, height, resizeCrop.resizeSize, resizeCrop.cropSize);
     image.job.sourceOffset = decodedBytes;
-    image.job.sourceWidth = width;
-    image.job.sourceHeight = height;
-    image.job.resizedWidth = resized.width;
-    image.job.resizedHeight = resized.height;
-    image.job.cropLeft = image::centerCropOffset(resized.width, resizeCrop.cropSize);
-    image.job.cropTop = image::centerCropOffset(resized.height, resizeCrop.cropSize);
-    // Pillow's pass order for the whole resize (as image::BilinearResampler::resizeWindow).
-    image.job.verticalFirst =
-        resized.height < height && 2 * (width - resized.width) < height - resized.height ? 1 : 0;
     batch.push_back(image);
     decodedBytes += imageBytes;
   }

@@ -88,36 +88,21 @@ TEST(GpuJpegDecoderTest, ResizeKernelsMatchTheCpuResamplerBitForBit) {
                                                   {2000, 260}, {230, 240}, {640, 480}, {1999, 1501}};
   std::vector<std::vector<uint8_t>> images;
   std::vector<ResizeCropJob> jobs;
-  int64_t decodedBytes = 0, intermediateBytes = 0;
-  int tapStride = 1, firstPassWidth = 0, firstPassHeight = 0;
+  int64_t decodedBytes = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
     auto [width, height] = sizes[i];
     images.push_back(photoLikeImage(width, height, 3, static_cast<uint32_t>(i)));
-    const image::Size resized = image::resizedSize(width, height, 256);
-    ResizeCropJob job;
+    ResizeCropJob job = resizeCropJob(width, height, 256, kCropSize);
     job.sourceOffset = decodedBytes;
-    job.sourceWidth = width;
-    job.sourceHeight = height;
-    job.resizedWidth = resized.width;
-    job.resizedHeight = resized.height;
-    job.cropLeft = image::centerCropOffset(resized.width, kCropSize);
-    job.cropTop = image::centerCropOffset(resized.height, kCropSize);
-    job.verticalFirst = resized.height < height && 2 * (width - resized.width) < height - resized.height;
-    const int firstWidth = job.verticalFirst ? width : kCropSize;
-    const int firstHeight = job.verticalFirst ? kCropSize : height;
-    job.intermediateOffset = intermediateBytes;
-    intermediateBytes += int64_t{firstWidth} * firstHeight * 3;
-    firstPassWidth = std::max(firstPassWidth, firstWidth);
-    firstPassHeight = std::max(firstPassHeight, firstHeight);
-    tapStride = std::max({tapStride, resizeTapStride(width, resized.width), resizeTapStride(height, resized.height)});
     decodedBytes += static_cast<int64_t>(images.back().size());
     jobs.push_back(job);
   }
+  const ResizeCropPlan plan = planResizeCrop(jobs, kCropSize);
   DeviceBuffer decoded, intermediate, coefficients, crops, jobsOnDevice;
   ASSERT_TRUE(decoded.allocate(decodedBytes).ok());
-  ASSERT_TRUE(intermediate.allocate(intermediateBytes).ok());
+  ASSERT_TRUE(intermediate.allocate(plan.intermediateBytes).ok());
   const auto numJobs = static_cast<int64_t>(jobs.size());
-  ASSERT_TRUE(coefficients.allocate(numJobs * resizeCoefficientCount(kCropSize, tapStride) * 4).ok());
+  ASSERT_TRUE(coefficients.allocate(numJobs * resizeCoefficientCount(kCropSize, plan.tapStride) * 4).ok());
   ASSERT_TRUE(crops.allocate(numJobs * kCropBytes).ok());
   ASSERT_TRUE(jobsOnDevice.allocate(numJobs * int64_t{sizeof(ResizeCropJob)}).ok());
   for (size_t i = 0; i < images.size(); ++i) {
@@ -127,9 +112,9 @@ TEST(GpuJpegDecoderTest, ResizeKernelsMatchTheCpuResamplerBitForBit) {
   }
   ASSERT_EQ(cudaMemcpy(jobsOnDevice.data(), jobs.data(), numJobs * sizeof(ResizeCropJob), cudaMemcpyHostToDevice),
             cudaSuccess);
-  ASSERT_EQ(launchResizeCrop(jobsOnDevice.as<ResizeCropJob>(), static_cast<int>(numJobs), kCropSize, tapStride,
-                             firstPassWidth, firstPassHeight, decoded.as<uint8_t>(), intermediate.as<uint8_t>(),
-                             coefficients.as<int32_t>(), crops.as<uint8_t>(), nullptr),
+  ASSERT_EQ(launchResizeCrop(jobsOnDevice.as<ResizeCropJob>(), static_cast<int>(numJobs), kCropSize, plan,
+                             decoded.as<uint8_t>(), intermediate.as<uint8_t>(), coefficients.as<int32_t>(),
+                             crops.as<uint8_t>(), nullptr),
             cudaSuccess);
   std::vector<uint8_t> gpu(numJobs * kCropBytes);
   ASSERT_EQ(cudaMemcpy(gpu.data(), crops.data(), gpu.size(), cudaMemcpyDeviceToHost), cudaSuccess);
