@@ -48,6 +48,10 @@ void addCommonFlags(CLI::App& command, RunFlags& flags) {
   command.add_flag("--skip-bad-files", job.skipBadFiles,
                    "skip unreadable input files (listed in the report) instead of failing the job");
   command.add_flag("--resume", job.resume, "skip input files whose output file already exists");
+  // Not in --help: the previous way of reading list<uint8> pixels, kept to compare with (bench/).
+  command.add_flag("--arrow-pixel-reader", job.arrowPixelReader,
+                   "read list<uint8> pixels through Arrow's list arrays instead of streaming the pages")
+      ->group("");
   command.add_option("--s3-endpoint", job.storage.s3Endpoint,
                      "S3 endpoint URL, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL, else AWS)");
 }

@@ -316,7 +316,20 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
   if (unit.rowGroup < 0) return result;
 
   const auto& file = *plan_.files[unit.fileIndex].input;
-  auto batches = file.readRowGroup(unit.rowGroup, kReadBatchRows);
+  // Raw pixels in a list column come straight from the pages into the crops; the other columns, if
+  // any, through Arrow.
+  const bool streamPixels = file.canStreamPixels() && !plan_.hasSourceColumns && !options_.arrowPixelReader;
+  if (streamPixels) {
+    StreamedRowCropper cropper(decoder, result.crops.data(), result.errors);
+    Status streamed = file.streamPixels(unit.rowGroup, unit.numRows, cropper);
+    if (!streamed.ok()) {
+      result.fileError = streamed;
+      return result;
+    }
+    cpuDecodedRows_ += unit.numRows;
+    if (plan_.extraColumns.empty()) return result;
+  }
+  auto batches = file.readRowGroup(unit.rowGroup, kReadBatchRows, !streamPixels);
   if (!batches.ok()) {
     result.fileError = batches.status();
     return result;
@@ -337,22 +350,24 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
     }
     int64_t rows = std::min(batch->num_rows(), unit.numRows - row);
     if (rows < batch->num_rows()) batch = batch->Slice(0, rows);
-    auto images = batch->GetColumnByName(options_.imageColumn);
-    std::shared_ptr<arrow::Array> sourceErrors;
-    if (plan_.hasSourceColumns) sourceErrors = batch->GetColumnByName(kSourceErrorColumn);
-    for (int64_t i = 0; i < rows; ++i) {
-      auto& error = result.errors[row + i];
-      if (sourceErrors && !sourceErrors->IsNull(i)) {
-        auto view = static_cast<const arrow::StringArray&>(*sourceErrors).GetView(i);
-        error.assign(view.data(), view.size());
-        continue;
+    if (!streamPixels) {
+      auto images = batch->GetColumnByName(options_.imageColumn);
+      std::shared_ptr<arrow::Array> sourceErrors;
+      if (plan_.hasSourceColumns) sourceErrors = batch->GetColumnByName(kSourceErrorColumn);
+      for (int64_t i = 0; i < rows; ++i) {
+        auto& error = result.errors[row + i];
+        if (sourceErrors && !sourceErrors->IsNull(i)) {
+          auto view = static_cast<const arrow::StringArray&>(*sourceErrors).GetView(i);
+          error.assign(view.data(), view.size());
+          continue;
+        }
+        if (deferred && jpegBytes(*images, i).first) {
+          deferred->push_back({images, i, row + i});
+          continue;
+        }
+        error = decoder.decode(*images, i, result.crops.data() + (row + i) * cropBytes_);
+        ++cpuDecodedRows_;
       }
-      if (deferred && jpegBytes(*images, i).first) {
-        deferred->push_back({images, i, row + i});
-        continue;
-      }
-      error = decoder.decode(*images, i, result.crops.data() + (row + i) * cropBytes_);
-      ++cpuDecodedRows_;
     }
     if (!plan_.extraColumns.empty()) {
       arrow::ArrayVector extra;

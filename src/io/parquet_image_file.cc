@@ -4,9 +4,13 @@
 #include <arrow/util/key_value_metadata.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
+#include <parquet/column_reader.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
 #include <parquet/properties.h>
+
+#include <algorithm>
+#include <vector>
 
 #include "io/arrow_status.h"
 
@@ -111,6 +115,14 @@ Result<std::unique_ptr<ParquetImageFile>> ParquetImageFile::Open(const Location&
 
   const auto& manifest = reader->manifest();
   collectLeaves(manifest.schema_fields[imageIndex], result->leafColumns_);
+  result->imageLeaves_ = result->leafColumns_.size();
+  if (result->imageKind_ == ImageColumnKind::kList && result->imageLeaves_ == 1) {
+    // A standard 3-level list of INT32 values: one repetition level, the values required or
+    // optional (a legacy 2-level list, whose values are themselves repeated, goes through Arrow).
+    const parquet::ColumnDescriptor* leaf = result->metadata_->schema()->Column(result->leafColumns_[0]);
+    result->streamablePixels_ = leaf->physical_type() == parquet::Type::INT32 &&
+                                leaf->max_repetition_level() == 1 && !leaf->schema_node()->is_repeated();
+  }
   for (const auto& name : extraColumns) {
     int index = schema.GetFieldIndex(name);
     if (index < 0) return Status::InvalidArgument(uri + " has no column '" + name + "' to pass through");
@@ -126,8 +138,8 @@ std::string ParquetImageFile::metadataValue(const std::string& key) const {
   return value.ok() ? *value : "";
 }
 
-Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetImageFile::readRowGroup(int rowGroup,
-                                                                                 int64_t batchRows) const {
+Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetImageFile::readRowGroup(int rowGroup, int64_t batchRows,
+                                                                                 bool withImage) const {
   std::string what = "reading row group " + std::to_string(rowGroup) + " of " + uri();
   arrow::fs::FileInfo info(file_.path, arrow::fs::FileType::File);
   if (file_.sizeBytes >= 0) info.set_size(file_.sizeBytes);
@@ -141,9 +153,87 @@ Result<std::shared_ptr<arrow::RecordBatchReader>> ParquetImageFile::readRowGroup
     SLUICE_RETURN_IF_ARROW_ERROR(builder.Open(input, readerProperties(), metadata_), what);
     SLUICE_RETURN_IF_ARROW_ERROR(builder.properties(arrowProperties)->Build(&reader), what);
     std::shared_ptr<arrow::RecordBatchReader> batches;
-    SLUICE_ASSIGN_OR_RETURN_ARROW(batches, reader->GetRecordBatchReader({rowGroup}, leafColumns_), what);
+    const std::vector<int> leaves(leafColumns_.begin() + (withImage ? 0 : static_cast<std::ptrdiff_t>(imageLeaves_)),
+                                  leafColumns_.end());
+    SLUICE_ASSIGN_OR_RETURN_ARROW(batches, reader->GetRecordBatchReader({rowGroup}, leaves), what);
     return std::shared_ptr<arrow::RecordBatchReader>(
         std::make_shared<OwningBatchReader>(std::move(reader), std::move(batches)));
+  } catch (const parquet::ParquetException& error) {
+    return Status::InvalidData(what + ": " + error.what());
+  }
+}
+
+Status ParquetImageFile::streamPixels(int rowGroup, int64_t maxRows, PixelSink& sink) const {
+  const std::string what = "reading row group " + std::to_string(rowGroup) + " of " + uri();
+  if (!streamablePixels_) return Status::Internal(what + ": the image column cannot be streamed");
+  const int64_t rows = rowGroupRows(rowGroup);
+  const int64_t wanted = std::min(maxRows, rows);
+  if (wanted <= 0) return Status::OK();
+  arrow::fs::FileInfo info(file_.path, arrow::fs::FileType::File);
+  if (file_.sizeBytes >= 0) info.set_size(file_.sizeBytes);
+  SLUICE_ASSIGN_OR_RETURN_ARROW(auto input, location_.fileSystem->OpenInputFile(info), what);
+  try {
+    auto reader = parquet::ParquetFileReader::Open(input, readerProperties(), metadata_);
+    std::shared_ptr<parquet::ColumnReader> column = reader->RowGroup(rowGroup)->Column(leafColumns_[0]);
+    auto& typed = static_cast<parquet::Int32Reader&>(*column);
+    // Definition levels, from the top: a value; a null value (when values may be null); an empty
+    // list; below that a null list (or a null ancestor).
+    const int16_t valueLevel = column->descr()->max_definition_level();
+    const bool nullableValues = column->descr()->schema_node()->is_optional();
+    const int16_t emptyListLevel = static_cast<int16_t>(valueLevel - (nullableValues ? 2 : 1));
+    constexpr int64_t kLevels = 64 * 1024;
+    std::vector<int16_t> definitions(kLevels);
+    std::vector<int16_t> repetitions(kLevels);
+    std::vector<int32_t> values(kLevels);
+    int64_t row = -1;
+    PixelSink::Row current;
+    while (typed.HasNext()) {
+      int64_t valuesRead = 0;
+      const int64_t levels =
+          typed.ReadBatch(kLevels, definitions.data(), repetitions.data(), values.data(), &valuesRead);
+      const int16_t* const definition = definitions.data();
+      const int16_t* const repetition = repetitions.data();
+      int64_t value = 0;
+      for (int64_t i = 0; i < levels;) {
+        if (repetition[i] == 0) {  // a new row
+          if (row >= 0) sink.endRow(row, current);
+          if (++row == wanted) {
+            if (wanted < rows) return Status::OK();
+            return Status::InvalidData(what + ": the image column holds more rows than the footer's " +
+                                       std::to_string(rows));
+          }
+          current = {};
+          current.isNull = definition[i] < emptyListLevel;
+        }
+        if (definition[i] == valueLevel) {
+          // A run of values, until the row ends or a null value comes.
+          int64_t next = i + 1;
+          while (next < levels && repetition[next] != 0 && definition[next] == valueLevel) ++next;
+          const int64_t count = next - i;
+          if (value + count > valuesRead) {
+            return Status::InvalidData(what + ": the image column's levels and values disagree");
+          }
+          sink.values(row, current.length, values.data() + value, count);
+          value += count;
+          current.length += count;
+          i = next;
+        } else if (nullableValues && definition[i] == valueLevel - 1) {
+          ++current.length;
+          ++current.nullValues;
+          ++i;
+        } else if (repetition[i] == 0) {  // an empty or null list: its only level
+          ++i;
+        } else {
+          return Status::InvalidData(what + ": the image column has an empty list inside a row");
+        }
+      }
+    }
+    if (row >= 0) sink.endRow(row, current);
+    if (row + 1 != wanted) {
+      return Status::InvalidData(uri() + ": row group " + std::to_string(rowGroup) +
+                                 " ended before the rows its footer announces");
+    }
+    return Status::OK();
   } catch (const parquet::ParquetException& error) {
     return Status::InvalidData(what + ": " + error.what());
   }

@@ -21,6 +21,22 @@ enum class ImageColumnKind {
   kBinary,         // binary / large_binary: raw pixels or encoded bytes
 };
 
+/// Receives a list<uint8> image column from ParquetImageFile::streamPixels, one run of values at a
+/// time, rows in order.
+class PixelSink {
+ public:
+  virtual ~PixelSink() = default;
+  /// Values [offset, offset + count) of row `row`'s list, as Parquet stores uint8 (INT32).
+  virtual void values(int64_t row, int64_t offset, const int32_t* values, int64_t count) = 0;
+  struct Row {
+    int64_t length = 0;      // values in the list, null ones included
+    int64_t nullValues = 0;  // null values: they are counted, never passed to values()
+    bool isNull = false;     // the list itself is null
+  };
+  /// Row `row` is complete.
+  virtual void endRow(int64_t row, const Row& summary) = 0;
+};
+
 class ParquetImageFile {
  public:
   /// Reads the footer of `file` and checks that `imageColumn` exists with a supported type and that
@@ -41,9 +57,20 @@ class ParquetImageFile {
   /// True if the file has a top-level column of this name.
   bool hasColumn(const std::string& name) const { return schema_->GetFieldIndex(name) >= 0; }
 
-  /// Reads the image column and `extraColumns` (in that order) of one row group, in record batches
-  /// of at most `batchRows` rows. May be called from several threads at once.
-  Result<std::shared_ptr<arrow::RecordBatchReader>> readRowGroup(int rowGroup, int64_t batchRows) const;
+  /// Reads the image column (unless `withImage` is false) and `extraColumns`, in that order, of one
+  /// row group, in record batches of at most `batchRows` rows. May be called from several threads
+  /// at once.
+  Result<std::shared_ptr<arrow::RecordBatchReader>> readRowGroup(int rowGroup, int64_t batchRows,
+                                                                 bool withImage = true) const;
+
+  /// True when the image column is a list of uint8 (Parquet INT32, 3-level list), which
+  /// streamPixels reads straight from the pages.
+  bool canStreamPixels() const { return streamablePixels_; }
+  /// Reads the image column of the first `maxRows` rows of one row group page by page into `sink`,
+  /// without building Arrow arrays (no list offsets, no copy into a list array, no cast). Errors
+  /// (corrupt pages, fewer or more rows than the footer says) name the file and row group.
+  /// Thread-safe.
+  Status streamPixels(int rowGroup, int64_t maxRows, PixelSink& sink) const;
 
  private:
   ParquetImageFile() = default;
@@ -54,6 +81,8 @@ class ParquetImageFile {
   std::shared_ptr<arrow::Schema> schema_;
   ImageColumnKind imageKind_ = ImageColumnKind::kList;
   std::vector<int> leafColumns_;  // parquet leaf indices of the image and extra columns
+  size_t imageLeaves_ = 0;        // how many of them belong to the image column
+  bool streamablePixels_ = false;
 };
 
 }  // namespace sluice::io
