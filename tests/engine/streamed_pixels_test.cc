@@ -34,6 +34,7 @@ struct ColumnLayout {
   bool largeList = false;
   bool nullableList = false;
   bool nullableValues = false;
+  bool dictionary = false;  // dictionary-encoded pages, as pyarrow and Spark write by default
 };
 
 template <typename ListBuilder>
@@ -82,12 +83,11 @@ class StreamedPixelsTest : public ::testing::Test {
     const std::string path = (dir_ / "images.parquet").string();
     auto sink = arrow::io::FileOutputStream::Open(path);
     EXPECT_TRUE(sink.ok());
-    auto properties = parquet::WriterProperties::Builder()
-                          .compression(parquet::Compression::SNAPPY)
-                          ->data_pagesize(pageBytes)
-                          ->disable_dictionary()
-                          ->build();
-    EXPECT_TRUE(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), *sink, rowsPerGroup, properties).ok());
+    parquet::WriterProperties::Builder properties;
+    properties.compression(parquet::Compression::SNAPPY)->data_pagesize(pageBytes);
+    if (!layout.dictionary) properties.disable_dictionary();
+    EXPECT_TRUE(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), *sink, rowsPerGroup,
+                                           properties.build()).ok());
     EXPECT_TRUE((*sink)->Close().ok());
 
     auto location = io::resolveLocation(path, {});
@@ -155,6 +155,10 @@ TEST_F(StreamedPixelsTest, FullSizeImagesAcrossPagesChunksAndRowGroups) {
   useShape({256, 256, 3}, 224);
   std::vector<Pixels> rows;
   for (uint32_t i = 0; i < 5; ++i) rows.push_back(randomPixels(256 * 256 * 3, i));
+  auto dictionaryFile = write(rows, {.dictionary = true}, 2, 64 << 10);
+  ASSERT_TRUE(dictionaryFile);
+  EXPECT_TRUE(dictionaryFile->canStreamPixels());
+  expectSameAsArrow(*dictionaryFile);
   auto file = write(rows, {}, 2, 64 << 10);
   ASSERT_TRUE(file);
   EXPECT_TRUE(file->canStreamPixels());
@@ -175,7 +179,8 @@ TEST_F(StreamedPixelsTest, BadRowsGetTheSameReasonsAsThroughArrow) {
                               randomPixels(size - 1, 2), randomPixels(size + 1, 3), onePixelNull,
                               randomPixels(size, 4)};
   for (bool largeList : {false, true}) {
-    auto file = write(rows, {.largeList = largeList, .nullableList = true, .nullableValues = true}, 100, 1 << 10);
+    auto file = write(rows, {.largeList = largeList, .nullableList = true, .nullableValues = true, .dictionary = largeList},
+                      100, 1 << 10);
     ASSERT_TRUE(file);
     EXPECT_TRUE(file->canStreamPixels());
     expectSameAsArrow(*file);
