@@ -9,19 +9,22 @@ def main(path):
     model = {}
     for line in lines:
         if "batch_size" in line and "iterations" in line:
-            who = "pytorch" if "peer" in line else "sluice"
-            model[(who, line["precision"], line["batch_size"])] = line["images_per_second"]
+            who = "pytorch" if "peer" in line else "sluice " + line.get("cudnn_algorithms", "heuristic")
+            model[(who, line["precision"], line["batch_size"])] = (line["images_per_second"],
+                                                                  line.get("setup_seconds"))
     print("# GPU measurements (issue 3), sluice and PyTorch in the same run\n")
     print("## Model-only ResNet50 (images/s)\n")
-    print("| batch | precision | sluice | PyTorch eager channels_last | ratio |")
-    print("|---|---|---|---|---|")
-    for (who, precision, batch), rate in sorted(model.items(), key=lambda item: (item[0][2], item[0][1])):
-        if who != "sluice":
+    print("| batch | precision | cuDNN algorithms | sluice | start-up s | PyTorch eager channels_last | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for (who, precision, batch), (rate, setup) in sorted(model.items(), key=lambda item: (item[0][2], item[0][1],
+                                                                                          item[0][0])):
+        if not who.startswith("sluice"):
             continue
-        peer = model.get(("pytorch", precision, batch))
+        peer = model.get(("pytorch", precision, batch), (None, None))[0]
         ratio = f"{rate / peer:.2f}x" if peer else "-"
-        print(f"| {batch} | {precision} | {rate:,.0f} | {peer:,.0f} | {ratio} |" if peer else
-              f"| {batch} | {precision} | {rate:,.0f} | - | - |")
+        setup_text = f"{setup:.2f}" if setup is not None else "-"
+        print(f"| {batch} | {precision} | {who.split(' ', 1)[1]} | {rate:,.0f} | {setup_text} | "
+              + (f"{peer:,.0f} | {ratio} |" if peer else "- | - |"))
     print("\n## End-to-end, seed-format images from local disk\n")
     print("| pipeline | precision | images | whole job s | first batch s | images/s | steady images/s | GPU util |")
     print("|---|---|---|---|---|---|---|---|")

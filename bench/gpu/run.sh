@@ -2,7 +2,8 @@
 # Issue 3's GPU measurements, sluice and PyTorch in the same run on the same GPU and data. Run it on
 # the GPU machine after `source scripts/gpu_env.sh` (see scripts/gpu_bundle.sh):
 #  (a) model-only ResNet50, batch 256 and 1000: `sluice model-bench --device cuda` (fp16, tf32,
-#      fp32) vs PyTorch eager channels_last (fp16, tf32, fp32);
+#      fp32; fp16 and tf32 also with --cudnn-algorithms timed) vs PyTorch eager channels_last (fp16,
+#      tf32, fp32);
 #  (b) end-to-end on 16,232 seed-format images: `sluice run` (fp16, fp32) with GPU utilization
 #      sampled by nvidia-smi, vs the PyTorch DataLoader pipelines (as written, tuned);
 #  (c) end-to-end from JPEG bytes (issue 4): `sluice run --decode cpu|gpu|auto` (fp16) on 16,232
@@ -41,6 +42,12 @@ section a && for batch in 256 1000; do
       --batch-size "$batch" --iterations "$iterations" --warmup 5 --json)"
     record "$(python bench/gpu/peers/torch_model.py --precision "$precision" --batch-size "$batch" \
       --iterations "$iterations")"
+  done
+  # cuDNN's algorithms timed at start-up instead of the heuristics' first that runs.
+  for precision in fp16 tf32; do
+    iterations=$((ITERATIONS * 256 / batch + 1))
+    record "$("$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
+      --batch-size "$batch" --iterations "$iterations" --warmup 5 --cudnn-algorithms timed --json)"
   done
 done
 

@@ -33,6 +33,9 @@ struct BackendOptions {
   int topk = 5;                // classes returned per image (at most numClasses())
   bool returnLogits = false;   // also return the raw model outputs
   int threads = 0;             // CPU: inference threads; 0: every core
+  /// CUDA: time every cuDNN convolution algorithm that runs and keep the fastest, instead of the
+  /// heuristics' first that runs. Costs start-up time (each candidate runs a few times).
+  bool timeConvAlgorithms = false;
 };
 
 /// Results of one batch, in host memory owned by the backend; valid until the slot is launched again.

@@ -26,6 +26,11 @@ struct CommandRegistrar {
 /// Prints `status` as one sentence on stderr and returns the exit code it maps to (0, 1 or 2).
 int reportStatus(const Status& status);
 
+/// Help of --cudnn-algorithms (run, predict, model-bench).
+inline constexpr const char* kCudnnAlgorithmsHelp =
+    "GPU: how each convolution's cuDNN algorithm is chosen: heuristic (the first of cuDNN's "
+    "suggestions that runs) or timed (every one that runs is timed at start-up, the fastest kept)";
+
 }  // namespace sluice::cli
 
 #define SLUICE_REGISTER_COMMAND(adder) \

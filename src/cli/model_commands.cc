@@ -35,6 +35,7 @@ struct ModelBenchOptions {
   bool json = false;
   std::string device = "cpu";
   std::string precision = "auto";
+  std::string cudnnAlgorithms = "heuristic";
 };
 
 Result<std::unique_ptr<backend::CpuExecutor>> loadExecutor(const std::string& path, int threads) {
@@ -77,7 +78,8 @@ Status benchModel(const ModelBenchOptions& options) {
 #ifdef SLUICE_WITH_CUDA
     SLUICE_ASSIGN_OR_RETURN(auto measured, backend::cuda::benchmarkModel(options.model, plan.deviceIndex, plan.precision,
                                                                          options.batchSize, options.warmup,
-                                                                         options.iterations));
+                                                                         options.iterations,
+                                                                         options.cudnnAlgorithms == "timed"));
     seconds = measured.seconds;
     setupSeconds = measured.setupSeconds;
     device = measured.device + (measured.graph ? ", CUDA graph" : ", eager");
@@ -93,6 +95,7 @@ Status benchModel(const ModelBenchOptions& options) {
     nlohmann::json line = {{"model", options.model},
                            {"device", device},
                            {"precision", backend::precisionName(plan.precision)},
+                           {"cudnn_algorithms", plan.device == "cuda" ? options.cudnnAlgorithms : "-"},
                            {"batch_size", options.batchSize},
                            {"iterations", options.iterations},
                            {"setup_seconds", setupSeconds},
@@ -160,6 +163,9 @@ void addModelCommands(CLI::App& root, int& exitCode) {
       ->capture_default_str();
   bench->add_option("--precision", benchOptions->precision, "GPU: fp32, tf32, fp16, bf16 (auto: fp16)")
       ->check(CLI::IsMember({"auto", "fp32", "tf32", "fp16", "bf16"}))
+      ->capture_default_str();
+  bench->add_option("--cudnn-algorithms", benchOptions->cudnnAlgorithms, kCudnnAlgorithmsHelp)
+      ->check(CLI::IsMember({"heuristic", "timed"}))
       ->capture_default_str();
   bench->callback([benchOptions, &exitCode] {
     exitCode = reportStatus(benchModel(*benchOptions));

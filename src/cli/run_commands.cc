@@ -25,6 +25,7 @@ struct RunFlags {
   std::string reportPath;
   bool progress = false;
   bool noProgress = false;
+  std::string cudnnAlgorithms = "heuristic";
 };
 
 void addCommonFlags(CLI::App& command, RunFlags& flags) {
@@ -110,6 +111,9 @@ void addModelFlags(CLI::App& command, RunFlags& flags) {
   command.add_option("--threads", job.threads,
                      "inference threads on CPU (default: the cores, shared among inference workers)")
       ->check(CLI::PositiveNumber);
+  command.add_option("--cudnn-algorithms", flags.cudnnAlgorithms, kCudnnAlgorithmsHelp)
+      ->check(CLI::IsMember({"heuristic", "timed"}))
+      ->capture_default_str();
 }
 
 Status finishOptions(RunFlags& flags, const CLI::App& command) {
@@ -119,6 +123,7 @@ Status finishOptions(RunFlags& flags, const CLI::App& command) {
   // A crop larger than the default resize (raw images only need the crop) resizes to the crop.
   if (command.count("--resize-size") == 0 && job.cropSize > job.resizeSize) job.resizeSize = job.cropSize;
   SLUICE_ASSIGN_OR_RETURN(job.normalization, image::parseNormalization(flags.normalization));
+  job.timeConvAlgorithms = flags.cudnnAlgorithms == "timed";
   if (!flags.memoryBudget.empty()) {
     SLUICE_ASSIGN_OR_RETURN(job.memoryBudgetBytes, parseByteSize(flags.memoryBudget));
   }

@@ -29,7 +29,8 @@ backend::BackendOptions backendOptionsFor(const Options& options, int64_t batchS
           .normalization = options.normalization,
           .topk = options.topk,
           .returnLogits = options.writeLogits,
-          .threads = options.threads};
+          .threads = options.threads,
+          .timeConvAlgorithms = options.timeConvAlgorithms};
 }
 
 /// Number of GPUs this process can use with this build (0 without the CUDA backend or a driver).

@@ -44,6 +44,7 @@ struct JobOptions {
   std::vector<std::string> passThrough;
   io::StorageOptions storage;
   int threads = 0;              // inference threads on CPU; 0 = cores
+  bool timeConvAlgorithms = false;  // CUDA: time cuDNN's algorithms at load (BackendOptions)
   bool arrowPixelReader = false;  // list<uint8> pixels through Arrow's list arrays, not streamed (benchmarks)
 };
 

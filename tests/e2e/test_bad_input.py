@@ -170,6 +170,9 @@ def test_bad_flags_are_usage_errors(tmp_path, models):
     result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--memory-budget",
                         "lots")
     assert result.returncode == 2 and "not a size" in result.stderr
+    result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--cudnn-algorithms",
+                        "fastest")
+    assert result.returncode == 2 and "heuristic" in result.stderr
 
 
 def test_cuda_device_without_cuda_is_a_usage_error(tmp_path, models):

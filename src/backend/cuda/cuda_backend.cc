@@ -140,7 +140,8 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   SLUICE_RETURN_IF_ERROR(checkModelInput(graph, options));
   SLUICE_ASSIGN_OR_RETURN(state->executor, CudaExecutor::Make(graph, {.device = options.deviceIndex,
                                                                      .precision = options.precision,
-                                                                     .batchSize = options.batchSize}));
+                                                                     .batchSize = options.batchSize,
+                                                                     .timeAlgorithms = options.timeConvAlgorithms}));
   CudaExecutor& executor = *state->executor;
   state->numClasses = executor.outputSize();
   if (state->numClasses > maxTopKClasses()) {

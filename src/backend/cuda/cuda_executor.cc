@@ -648,14 +648,31 @@ Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream) {
 
 Status CudaExecutor::State::validate(cudaStream_t stream) {
   // One eager pass: every call is tried once before any is captured into a CUDA graph. A
-  // convolution takes the first of its algorithms cuDNN runs, fused ones first; one that cuDNN
-  // turns down fused runs as a convolution plus sluice's epilogue kernel instead.
+  // convolution takes the first of its algorithms cuDNN runs, fused ones first (or, with
+  // timeAlgorithms, the fastest of the fused ones that run, else of the plain ones); one that
+  // cuDNN turns down fused runs as a convolution plus sluice's epilogue kernel instead.
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetStream(handle.get(), stream));
   auto tryOp = [&](Op& op) {
     Status status = runOp(op, stream);
     if (status.ok()) status = cudaStatus(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     if (!status.ok()) cudaGetLastError();  // a refused launch must not fail the next call
     return status;
+  };
+  CudaEvent start, stop;
+  if (options.timeAlgorithms) {
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreate(start.out()));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreate(stop.out()));
+  }
+  // Milliseconds per run of an op that has just run once (its warm-up).
+  auto timeOp = [&](Op& op) -> Result<float> {
+    constexpr int kTimedRuns = 3;
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventRecord(start.get(), stream));
+    for (int run = 0; run < kTimedRuns; ++run) SLUICE_RETURN_IF_ERROR(runOp(op, stream));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventRecord(stop.get(), stream));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(stop.get()));
+    float milliseconds = 0;
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&milliseconds, start.get(), stop.get()));
+    return milliseconds / kTimedRuns;
   };
   for (Op& op : ops) {
     if (op.kind != Op::Kind::kConv) {
@@ -670,18 +687,37 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
     Status firstFailure;
     bool ran = false;
     for (bool fusedCall : {true, false}) {
+      float fastest = 0;
+      ConvAlgorithm best;
       for (const ConvAlgorithm& candidate : fusedCall ? op.fusedCandidates : op.plainCandidates) {
         op.fused = fusedCall;
         op.chosen = candidate;
         Status status = tryOp(op);
-        if (status.ok()) {
+        if (status.ok() && !options.timeAlgorithms) {
           ran = true;
           break;
+        }
+        if (status.ok()) {
+          Result<float> milliseconds = timeOp(op);
+          if (!milliseconds.ok()) cudaGetLastError();
+          status = milliseconds.status();
+          if (status.ok() && (!ran || *milliseconds < fastest)) {
+            fastest = *milliseconds;
+            best = candidate;
+          }
+          ran = ran || status.ok();
+          if (status.ok()) continue;
         }
         if (firstFailure.ok()) firstFailure = status;
         if (fusedCall && fusionRefusal.empty()) fusionRefusal = "node '" + op.node->name + "': " + status.message();
       }
-      if (ran) break;
+      if (ran) {
+        if (options.timeAlgorithms) {
+          op.fused = fusedCall;
+          op.chosen = best;
+        }
+        break;
+      }
     }
     if (!ran) return firstFailure.withContext("node '" + op.node->name + "' (no cuDNN algorithm ran)");
   }

@@ -22,6 +22,8 @@ struct CudaExecutorOptions {
   int device = 0;
   Precision precision = Precision::kFp16;
   int64_t batchSize = 256;
+  /// Time each cuDNN algorithm that runs and keep the fastest (else the first that runs).
+  bool timeAlgorithms = false;
 };
 
 class CudaExecutor {

@@ -69,17 +69,17 @@ class PinnedBuffer : public OwnedMemory<cudaFreeHost> {
   }
 };
 
-/// A cuDNN descriptor (or handle) with its destroy function.
-template <typename T, cudnnStatus_t (*Destroy)(T)>
-class CudnnObject {
+/// A cuDNN descriptor or handle, or a CUDA event, with its destroy function.
+template <typename T, auto Destroy>
+class OwnedHandle {
  public:
-  CudnnObject() = default;
-  CudnnObject(CudnnObject&& other) noexcept : value_(other.value_) { other.value_ = nullptr; }
-  CudnnObject& operator=(CudnnObject&& other) noexcept {
+  OwnedHandle() = default;
+  OwnedHandle(OwnedHandle&& other) noexcept : value_(other.value_) { other.value_ = nullptr; }
+  OwnedHandle& operator=(OwnedHandle&& other) noexcept {
     std::swap(value_, other.value_);
     return *this;
   }
-  ~CudnnObject() {
+  ~OwnedHandle() {
     if (value_) Destroy(value_);
   }
   T* out() { return &value_; }
@@ -89,11 +89,12 @@ class CudnnObject {
   T value_ = nullptr;
 };
 
-using TensorDescriptor = CudnnObject<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
-using FilterDescriptor = CudnnObject<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
-using ConvolutionDescriptor = CudnnObject<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
-using ActivationDescriptor = CudnnObject<cudnnActivationDescriptor_t, cudnnDestroyActivationDescriptor>;
-using PoolingDescriptor = CudnnObject<cudnnPoolingDescriptor_t, cudnnDestroyPoolingDescriptor>;
-using CudnnHandle = CudnnObject<cudnnHandle_t, cudnnDestroy>;
+using TensorDescriptor = OwnedHandle<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
+using FilterDescriptor = OwnedHandle<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor>;
+using ConvolutionDescriptor = OwnedHandle<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor>;
+using ActivationDescriptor = OwnedHandle<cudnnActivationDescriptor_t, cudnnDestroyActivationDescriptor>;
+using PoolingDescriptor = OwnedHandle<cudnnPoolingDescriptor_t, cudnnDestroyPoolingDescriptor>;
+using CudnnHandle = OwnedHandle<cudnnHandle_t, cudnnDestroy>;
+using CudaEvent = OwnedHandle<cudaEvent_t, cudaEventDestroy>;
 
 }  // namespace sluice::backend::cuda

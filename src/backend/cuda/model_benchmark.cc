@@ -12,7 +12,7 @@
 namespace sluice::backend::cuda {
 
 Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIndex, Precision precision,
-                                      int64_t batchSize, int warmup, int iterations) {
+                                      int64_t batchSize, int warmup, int iterations, bool timeAlgorithms) {
   const auto start = std::chrono::steady_clock::now();
   const CudaProbe& probe = probeCuda();
   if (deviceIndex < 0 || deviceIndex >= static_cast<int>(probe.gpus.size())) {
@@ -22,7 +22,10 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
   SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(deviceIndex));
   SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(modelPath));
   SLUICE_ASSIGN_OR_RETURN(auto executor,
-                          CudaExecutor::Make(graph, {.device = deviceIndex, .precision = precision, .batchSize = batchSize}));
+                          CudaExecutor::Make(graph, {.device = deviceIndex,
+                                                     .precision = precision,
+                                                     .batchSize = batchSize,
+                                                     .timeAlgorithms = timeAlgorithms}));
   cudaStream_t stream = nullptr;
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   ModelBenchmark result;

@@ -18,6 +18,6 @@ struct ModelBenchmark {
 };
 
 Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIndex, Precision precision,
-                                      int64_t batchSize, int warmup, int iterations);
+                                      int64_t batchSize, int warmup, int iterations, bool timeAlgorithms = false);
 
 }  // namespace sluice::backend::cuda

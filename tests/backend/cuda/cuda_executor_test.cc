@@ -38,8 +38,9 @@ std::vector<float> runOnCpu(const model::Graph& graph, const std::vector<float>&
 
 /// NCHW float input -> the executor's NHWC input (padded channels zero) -> forward -> float outputs.
 std::vector<float> runOnGpu(const model::Graph& graph, const std::vector<float>& input, int64_t batch,
-                            Precision precision) {
-  auto made = CudaExecutor::Make(graph, {.device = 0, .precision = precision, .batchSize = batch});
+                            Precision precision, bool timeAlgorithms = false) {
+  auto made = CudaExecutor::Make(
+      graph, {.device = 0, .precision = precision, .batchSize = batch, .timeAlgorithms = timeAlgorithms});
   EXPECT_TRUE(made.ok()) << made.status().message();
   if (!made.ok()) return {};
   CudaExecutor& executor = **made;
@@ -107,6 +108,16 @@ TEST_F(CudaExecutorTest, Fp32ResidualNetworkMatchesTheCpuExecutor) {
   const int64_t batch = 5;
   auto input = randomValues(batch * 3 * 32 * 32, random);
   expectWithin(runOnGpu(graph, input, batch, Precision::kFp32), runOnCpu(graph, input, batch), 1e-4f);
+}
+
+TEST_F(CudaExecutorTest, TimedAlgorithmsGiveTheSameResults) {
+  std::mt19937 random(6);
+  model::Graph graph = smallResidualNetwork(random);
+  const int64_t batch = 3;
+  auto input = randomValues(batch * 3 * 32 * 32, random);
+  auto expected = runOnCpu(graph, input, batch);
+  expectWithin(runOnGpu(graph, input, batch, Precision::kFp32, true), expected, 1e-4f);
+  expectWithin(runOnGpu(graph, input, batch, Precision::kFp16, true), expected, 2e-2f);
 }
 
 TEST_F(CudaExecutorTest, ReducedPrecisionsStayCloseToFp32) {
