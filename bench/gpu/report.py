@@ -30,7 +30,9 @@ def main(path):
     print("|---|---|---|---|---|---|---|---|")
     for line in lines:
         if line.get("sluice") == "run":
-            print(f"| sluice run | {line['precision']} | {line['images']} | {line['seconds']:.2f} | "
+            workers = line.get("inference_workers", 1)
+            label = "sluice run" + (f" --inference-workers {workers}" if workers != 1 else "")
+            print(f"| {label} | {line['precision']} | {line['images']} | {line['seconds']:.2f} | "
                   f"{line['first_batch_seconds']:.2f} | {line['images_per_second']:,.0f} | "
                   f"{line['steady_images_per_second']:,.0f} | {line['gpu_utilization_mean']:.0f}% |")
         elif "images" in line and "peer" in line and not line.get("jpeg"):

@@ -52,19 +52,25 @@ section a && for batch in 256 1000; do
 done
 
 section b && echo "== (b) end-to-end, $IMAGES images"
-section b && for precision in fp16 fp32; do
-  rm -rf "$DATA/out-$precision"
-  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$DATA/util-$precision.txt" &
+# precision:inference workers. Two workers on one GPU split the copies into pinned memory between
+# two threads and interleave two streams of batches.
+section b && for variant in fp16:1 fp32:1 fp16:2; do
+  precision=${variant%:*} workers=${variant#*:}
+  name=$precision-$workers
+  rm -rf "$DATA/out-$name"
+  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$DATA/util-$name.txt" &
   sampler=$!
-  "$SLUICE" run --input "$DATA/seed" --model "$DATA/resnet50.onnx" --output "$DATA/out-$precision" \
-    --device cuda --precision "$precision" --normalize seed --report "$DATA/run-$precision.json" --no-progress
+  "$SLUICE" run --input "$DATA/seed" --model "$DATA/resnet50.onnx" --output "$DATA/out-$name" \
+    --device cuda --precision "$precision" --inference-workers "$workers" --normalize seed \
+    --report "$DATA/run-$name.json" --no-progress
   kill "$sampler"
-  record "$(python - "$DATA/run-$precision.json" "$DATA/util-$precision.txt" <<'PY'
+  record "$(python - "$DATA/run-$name.json" "$DATA/util-$name.txt" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 samples = [float(v) for v in open(sys.argv[2]).read().split() if v.strip().isdigit()]
 busy = [s for s in samples if s > 0]
-print(json.dumps({"sluice": "run", "precision": report["configuration"]["precision"], "images": report["images"],
+print(json.dumps({"sluice": "run", "precision": report["configuration"]["precision"],
+                  "inference_workers": report["configuration"]["inference_workers"], "images": report["images"],
                   "seconds": report["seconds"], "startup_seconds": report["startup_seconds"],
                   "first_batch_seconds": report["first_batch_seconds"],
                   "images_per_second": report["images_per_second"],
