@@ -90,7 +90,8 @@ StreamedRowCropper::StreamedRowCropper(const RowDecoder& decoder, uint8_t* crops
       top_(image::centerCropOffset(decoder.shape().height, decoder.cropSize())),
       left_(image::centerCropOffset(decoder.shape().width, decoder.cropSize())) {}
 
-void StreamedRowCropper::values(int64_t row, int64_t offset, const int32_t* values, int64_t count) {
+void StreamedRowCropper::values(int64_t row, int64_t offset, const int32_t* values, int64_t count,
+                                const int32_t* dictionary) {
   // Values past the image's size belong to a row that will be an error: nothing to keep.
   const int64_t end = std::min(offset + count, imageValues_);
   if (offset >= end) return;
@@ -105,7 +106,11 @@ void StreamedRowCropper::values(int64_t row, int64_t offset, const int32_t* valu
     uint8_t* out = crop + (imageRow - top_) * windowValues_ + (from - windowStart);
     const int32_t* in = values + (from - offset);
     // Parquet stores uint8 as INT32; Arrow's reader narrows the same way.
-    for (int64_t i = 0; i < to - from; ++i) out[i] = static_cast<uint8_t>(in[i]);
+    if (dictionary) {
+      for (int64_t i = 0; i < to - from; ++i) out[i] = static_cast<uint8_t>(dictionary[in[i]]);
+    } else {
+      for (int64_t i = 0; i < to - from; ++i) out[i] = static_cast<uint8_t>(in[i]);
+    }
   }
 }
 

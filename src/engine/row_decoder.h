@@ -53,7 +53,8 @@ class StreamedRowCropper : public io::PixelSink {
   /// `crops` holds a crop per row; `errors` a reason per row.
   StreamedRowCropper(const RowDecoder& decoder, uint8_t* crops, std::vector<std::string>& errors);
 
-  void values(int64_t row, int64_t offset, const int32_t* values, int64_t count) override;
+  void values(int64_t row, int64_t offset, const int32_t* values, int64_t count,
+              const int32_t* dictionary) override;
   void endRow(int64_t row, const Row& summary) override;
 
  private:

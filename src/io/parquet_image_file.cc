@@ -83,6 +83,19 @@ int64_t endOfValueRun(const int16_t* repetition, const int16_t* definition, int1
   return i;
 }
 
+/// Whether every index is in [0, length): Parquet does not check the indices it hands out. The
+/// bitwise OR of all indices bounds each of them and vectorizes; only when it is not below
+/// `length` (a dictionary of fewer than 2^k entries, or a bad index) are they checked one by one.
+bool indicesInRange(const int32_t* indices, int64_t count, int32_t length) {
+  uint32_t all = 0;
+  for (int64_t i = 0; i < count; ++i) all |= static_cast<uint32_t>(indices[i]);
+  if (all < static_cast<uint32_t>(length)) return true;
+  for (int64_t i = 0; i < count; ++i) {
+    if (static_cast<uint32_t>(indices[i]) >= static_cast<uint32_t>(length)) return false;
+  }
+  return true;
+}
+
 /// Keeps the Parquet file reader alive for as long as the batches are read from it.
 class OwningBatchReader : public arrow::RecordBatchReader {
  public:
@@ -201,8 +214,15 @@ Status ParquetImageFile::streamPixels(int rowGroup, int64_t maxRows, PixelSink& 
   SLUICE_ASSIGN_OR_RETURN_ARROW(auto input, location_.fileSystem->OpenInputFile(info), what);
   try {
     auto reader = parquet::ParquetFileReader::Open(input, readerProperties(), metadata_);
-    std::shared_ptr<parquet::ColumnReader> column = reader->RowGroup(rowGroup)->Column(leafColumns_[0]);
+    // Dictionary pages (pyarrow's and Spark's default) come as indices plus the dictionary, so that
+    // only the pixels inside the crop are looked up. A chunk that fell back to plain pages midway
+    // is read as values.
+    std::shared_ptr<parquet::ColumnReader> column =
+        reader->RowGroup(rowGroup)->ColumnWithExposeEncoding(leafColumns_[0], parquet::ExposedEncoding::DICTIONARY);
     auto& typed = static_cast<parquet::Int32Reader&>(*column);
+    const bool dictionaryPages = column->GetExposedEncoding() == parquet::ExposedEncoding::DICTIONARY;
+    const int32_t* dictionary = nullptr;
+    int32_t dictionaryLength = 0;
     // Definition levels, from the top: a value; a null value (when values may be null); an empty
     // list; below that a null list (or a null ancestor).
     const int16_t valueLevel = column->descr()->max_definition_level();
@@ -216,8 +236,22 @@ Status ParquetImageFile::streamPixels(int rowGroup, int64_t maxRows, PixelSink& 
     PixelSink::Row current;
     while (typed.HasNext()) {
       int64_t valuesRead = 0;
-      const int64_t levels =
-          typed.ReadBatch(kLevels, definitions.data(), repetitions.data(), values.data(), &valuesRead);
+      int64_t levels = 0;
+      if (dictionaryPages) {
+        const int32_t* pageDictionary = nullptr;
+        int32_t pageDictionaryLength = 0;
+        levels = typed.ReadBatchWithDictionary(kLevels, definitions.data(), repetitions.data(), values.data(),
+                                               &valuesRead, &pageDictionary, &pageDictionaryLength);
+        if (pageDictionary) {
+          dictionary = pageDictionary;
+          dictionaryLength = pageDictionaryLength;
+        }
+        if (!indicesInRange(values.data(), valuesRead, dictionary ? dictionaryLength : 0)) {
+          return Status::InvalidData(what + ": the image column has a dictionary index out of range");
+        }
+      } else {
+        levels = typed.ReadBatch(kLevels, definitions.data(), repetitions.data(), values.data(), &valuesRead);
+      }
       const int16_t* const definition = definitions.data();
       const int16_t* const repetition = repetitions.data();
       int64_t value = 0;
@@ -239,7 +273,7 @@ Status ParquetImageFile::streamPixels(int rowGroup, int64_t maxRows, PixelSink& 
           if (value + count > valuesRead) {
             return Status::InvalidData(what + ": the image column's levels and values disagree");
           }
-          sink.values(row, current.length, values.data() + value, count);
+          sink.values(row, current.length, values.data() + value, count, dictionary);
           value += count;
           current.length += count;
           i = next;

@@ -26,8 +26,10 @@ enum class ImageColumnKind {
 class PixelSink {
  public:
   virtual ~PixelSink() = default;
-  /// Values [offset, offset + count) of row `row`'s list, as Parquet stores uint8 (INT32).
-  virtual void values(int64_t row, int64_t offset, const int32_t* values, int64_t count) = 0;
+  /// Values [offset, offset + count) of row `row`'s list, as Parquet stores uint8 (INT32): the
+  /// values themselves, or, when `dictionary` is not null, indices into it (checked in range).
+  virtual void values(int64_t row, int64_t offset, const int32_t* values, int64_t count,
+                      const int32_t* dictionary) = 0;
   struct Row {
     int64_t length = 0;      // values in the list, null ones included
     int64_t nullValues = 0;  // null values: they are counted, never passed to values()
