@@ -256,6 +256,9 @@ Status ParquetImageFile::streamPixels(int rowGroup, int64_t maxRows, PixelSink& 
       const int16_t* const repetition = repetitions.data();
       int64_t value = 0;
       for (int64_t i = 0; i < levels;) {
+        if (row < 0 && repetition[i] != 0) {
+          return Status::InvalidData(what + ": the image column's first value does not start a row");
+        }
         if (repetition[i] == 0) {  // a new row
           if (row >= 0) sink.endRow(row, current);
           if (++row == wanted) {

@@ -5,6 +5,7 @@
 #include <arrow/api.h>
 #include <arrow/io/file.h>
 #include <gtest/gtest.h>
+#include <parquet/api/writer.h>
 #include <parquet/arrow/writer.h>
 
 #include <filesystem>
@@ -211,6 +212,43 @@ TEST_F(StreamedPixelsTest, StopsAfterTheRowsAsked) {
   ASSERT_EQ(three.errors.size(), 3u);
   EXPECT_TRUE(std::equal(three.crops.begin(), three.crops.end(), all.crops.begin()));
   EXPECT_EQ(streamed(*file, 0, 0).crops.size(), 0u);
+}
+
+TEST_F(StreamedPixelsTest, AColumnWhoseFirstValueStartsNoRowIsAnErrorNotAWriteBeforeTheCrops) {
+  // Parquet's low-level writer accepts repetition levels that do not start with a row.
+  using namespace parquet::schema;
+  auto element = PrimitiveNode::Make("element", parquet::Repetition::REQUIRED, parquet::LogicalType::Int(8, false),
+                                     parquet::Type::INT32);
+  auto list = GroupNode::Make("list", parquet::Repetition::REPEATED, {element});
+  auto image = GroupNode::Make("image", parquet::Repetition::REQUIRED, {list}, parquet::LogicalType::List());
+  auto root = std::static_pointer_cast<GroupNode>(GroupNode::Make("schema", parquet::Repetition::REQUIRED, {image}));
+  const std::string path = (dir_ / "bad.parquet").string();
+  {
+    auto sink = arrow::io::FileOutputStream::Open(path);
+    ASSERT_TRUE(sink.ok());
+    auto writer = parquet::ParquetFileWriter::Open(*sink, root);
+    auto* column = static_cast<parquet::Int32Writer*>(writer->AppendRowGroup()->NextColumn());
+    // 2,000 values before the first row start: far enough to reach a 20x16 image's crop window.
+    std::vector<int16_t> definitions(2000 + 960, 1);
+    std::vector<int16_t> repetitions(definitions.size(), 1);
+    repetitions[2000] = 0;
+    std::vector<int32_t> values(definitions.size(), 7);
+    column->WriteBatch(static_cast<int64_t>(values.size()), definitions.data(), repetitions.data(), values.data());
+    writer->Close();
+    ASSERT_TRUE((*sink)->Close().ok());
+  }
+  auto location = io::resolveLocation(path, {});
+  ASSERT_TRUE(location.ok());
+  auto files = io::listInputFiles(*location);
+  ASSERT_TRUE(files.ok());
+  auto file = io::ParquetImageFile::Open(*location, files->at(0), "image", {});
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  ASSERT_TRUE((*file)->canStreamPixels());
+  Decoded decoded{std::vector<uint8_t>(decoder_->cropBytes()), std::vector<std::string>(1)};
+  StreamedRowCropper cropper(*decoder_, decoded.crops.data(), decoded.errors);
+  Status status = (*file)->streamPixels(0, 1, cropper);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("does not start a row"), std::string::npos) << status.message();
 }
 
 TEST_F(StreamedPixelsTest, OnlyListsOfUint8AreStreamed) {

@@ -688,6 +688,7 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
     bool ran = false;
     for (bool fusedCall : {true, false}) {
       float fastest = 0;
+      bool timed = false;
       ConvAlgorithm best;
       for (const ConvAlgorithm& candidate : fusedCall ? op.fusedCandidates : op.plainCandidates) {
         op.fused = fusedCall;
@@ -698,15 +699,18 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
           break;
         }
         if (status.ok()) {
+          // It runs: a candidate whatever its timing. A failed timing keeps the first that ran.
+          if (!ran) best = candidate;
+          ran = true;
           Result<float> milliseconds = timeOp(op);
-          if (!milliseconds.ok()) cudaGetLastError();
-          status = milliseconds.status();
-          if (status.ok() && (!ran || *milliseconds < fastest)) {
+          if (!milliseconds.ok()) {
+            cudaGetLastError();
+          } else if (!timed || *milliseconds < fastest) {
             fastest = *milliseconds;
             best = candidate;
+            timed = true;
           }
-          ran = ran || status.ok();
-          if (status.ok()) continue;
+          continue;
         }
         if (firstFailure.ok()) firstFailure = status;
         if (fusedCall && fusionRefusal.empty()) fusionRefusal = "node '" + op.node->name + "': " + status.message();
