@@ -303,9 +303,8 @@ std::shared_ptr<parquet::WriterProperties> writerProperties(ImageFormat format) 
   // Parquet has no 8-bit physical type: uint8 values are stored as INT32, 4 bytes each (13 GB for
   // the default dataset). Written as pyarrow and Spark write by default -- dictionary-encoded (at
   // most 256 distinct values: one byte per value) then Snappy -- an image takes ~150 KB, and
-  // reading it costs ~40% less CPU than plain INT32 pages under Snappy (~290 KB): 0.56-0.67 vs
-  // 1.00-1.03 ms per image on one core (bench/results/cpu_read.md). Pixel statistics would only
-  // cost time.
+  // reading it costs about half the CPU of plain INT32 pages under Snappy (~290 KB): 0.41 vs 0.89
+  // ms per image on one core (bench/results/cpu_read.md). Pixel statistics would only cost time.
   return parquet::WriterProperties::Builder()
       .compression(parquet::Compression::SNAPPY)
       ->disable_statistics()
