@@ -91,11 +91,18 @@ class StreamedPixelsTest : public ::testing::Test {
                                            properties.build()).ok());
     EXPECT_TRUE((*sink)->Close().ok());
 
+    return open(path, {"id"});
+  }
+
+  // Opens `path` as the engine does (listing, footer, column checks); null on failure.
+  static std::unique_ptr<io::ParquetImageFile> open(const std::string& path, const std::vector<std::string>& extra) {
     auto location = io::resolveLocation(path, {});
     EXPECT_TRUE(location.ok());
+    if (!location.ok()) return nullptr;
     auto files = io::listInputFiles(*location);
     EXPECT_TRUE(files.ok());
-    auto file = io::ParquetImageFile::Open(*location, files->at(0), "image", {"id"});
+    if (!files.ok()) return nullptr;
+    auto file = io::ParquetImageFile::Open(*location, files->at(0), "image", extra);
     EXPECT_TRUE(file.ok()) << file.status().message();
     return file.ok() ? std::move(*file) : nullptr;
   }
@@ -237,40 +244,33 @@ TEST_F(StreamedPixelsTest, AColumnWhoseFirstValueStartsNoRowIsAnErrorNotAWriteBe
     writer->Close();
     ASSERT_TRUE((*sink)->Close().ok());
   }
-  auto location = io::resolveLocation(path, {});
-  ASSERT_TRUE(location.ok());
-  auto files = io::listInputFiles(*location);
-  ASSERT_TRUE(files.ok());
-  auto file = io::ParquetImageFile::Open(*location, files->at(0), "image", {});
-  ASSERT_TRUE(file.ok()) << file.status().message();
-  ASSERT_TRUE((*file)->canStreamPixels());
+  auto file = open(path, {});
+  ASSERT_TRUE(file);
+  ASSERT_TRUE(file->canStreamPixels());
   Decoded decoded{std::vector<uint8_t>(decoder_->cropBytes()), std::vector<std::string>(1)};
   StreamedRowCropper cropper(*decoder_, decoded.crops.data(), decoded.errors);
-  Status status = (*file)->streamPixels(0, 1, cropper);
+  Status status = file->streamPixels(0, 1, cropper);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("does not start a row"), std::string::npos) << status.message();
 }
 
 TEST_F(StreamedPixelsTest, OnlyListsOfUint8AreStreamed) {
-  auto location = io::resolveLocation((dir_ / "binary.parquet").string(), {});
-  ASSERT_TRUE(location.ok());
+  const std::string path = (dir_ / "binary.parquet").string();
   arrow::BinaryBuilder binary;
   ASSERT_TRUE(binary.Append(std::string(960, 'x')).ok());
   std::shared_ptr<arrow::Array> column;
   ASSERT_TRUE(binary.Finish(&column).ok());
   auto table = arrow::Table::Make(arrow::schema({arrow::field("image", arrow::binary())}), {column});
-  auto sink = arrow::io::FileOutputStream::Open(location->path);
+  auto sink = arrow::io::FileOutputStream::Open(path);
   ASSERT_TRUE(sink.ok());
   ASSERT_TRUE(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), *sink, 10).ok());
   ASSERT_TRUE((*sink)->Close().ok());
-  auto files = io::listInputFiles(*location);
-  ASSERT_TRUE(files.ok());
-  auto file = io::ParquetImageFile::Open(*location, files->at(0), "image", {});
-  ASSERT_TRUE(file.ok());
-  EXPECT_FALSE((*file)->canStreamPixels());
+  auto file = open(path, {});
+  ASSERT_TRUE(file);
+  EXPECT_FALSE(file->canStreamPixels());
   Decoded unused{std::vector<uint8_t>(decoder_->cropBytes()), std::vector<std::string>(1)};
   StreamedRowCropper cropper(*decoder_, unused.crops.data(), unused.errors);
-  EXPECT_FALSE((*file)->streamPixels(0, 1, cropper).ok());
+  EXPECT_FALSE(file->streamPixels(0, 1, cropper).ok());
 }
 
 }  // namespace
