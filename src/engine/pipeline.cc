@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/bounded_queue.h"
+#include "core/buffer_pool.h"
 #include "core/byte_size.h"
 #include "core/system_memory.h"
 #include "engine/row_decoder.h"
@@ -157,6 +158,8 @@ class Pipeline {
   std::unique_ptr<OutputBatchBuilder> outputBuilder_;
   std::unique_ptr<OrderedQueue<UnitResult>> preprocessed_;
   std::unique_ptr<OrderedQueue<UnitResult>> predicted_;
+  // Crop buffers the inference workers are done with, for the preprocessing workers to fill again.
+  std::unique_ptr<BufferPool> cropBuffers_;
   JobFailure failure_;
   JobReport report_;
   int64_t batchSize_ = 0;
@@ -224,8 +227,13 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   const int64_t readBytes = kReadBatchRows * shape.bytes() * 9 + (8LL << 20);
   // A GPU decode worker also holds its unit's encoded bytes while the GPU decodes them.
   const int64_t gpuWorkers = static_cast<int64_t>(gpuDecodeDevices_.size());
-  const int64_t stageBytes = (workers_ + 2 * gpuWorkers + 2 * static_cast<int64_t>(backends_.size())) * unitBytes +
-                             (workers_ + gpuWorkers) * readBytes;
+  // When predicting, each worker's next crop buffer may wait in the pool (crops are written, not
+  // recycled, when preprocessing).
+  const int64_t pooledBuffers = predicting ? workers_ + gpuWorkers : 0;
+  cropBuffers_ = std::make_unique<BufferPool>(pooledBuffers);
+  const int64_t stageBytes =
+      (workers_ + 2 * gpuWorkers + 2 * static_cast<int64_t>(backends_.size()) + pooledBuffers) * unitBytes +
+      (workers_ + gpuWorkers) * readBytes;
   const int64_t queueBytes = budget - kBaseReserveBytes - modelBytes - stageBytes;
   if (queueBytes < 2 * unitBytes) {
     return Status::InvalidArgument(
@@ -311,7 +319,7 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
                                     std::vector<DeferredJpegRow>* deferred) {
   UnitResult result;
   result.unit = unit;
-  result.crops.assign(unit.numRows * cropBytes_, 0);
+  result.crops = cropBuffers_->take(unit.numRows * cropBytes_);  // pushPreprocessed zeroes failed rows
   result.errors.assign(unit.numRows, "");
   if (unit.rowGroup < 0) return result;
 
@@ -396,6 +404,13 @@ bool Pipeline::pushPreprocessed(int64_t index, UnitResult result, WorkerTimes& t
   if (!result.fileError.ok() && !options_.skipBadFiles) {
     failure_.set(result.fileError);
     return false;
+  }
+  // A reused crop buffer holds an older unit's pixels where a row failed (and a failed decode may
+  // have written part of its crop): failed rows are written as zeroes.
+  if (result.fileError.ok()) {
+    for (int64_t row = 0; row < result.unit.numRows; ++row) {
+      if (result.rowFailed(row)) std::fill_n(result.crops.data() + row * cropBytes_, cropBytes_, uint8_t{0});
+    }
   }
   int64_t bytes = result.bytes();
   return preprocessed_->push(index, std::move(result), bytes, &times.waitingForOutputSeconds);
@@ -530,7 +545,8 @@ void Pipeline::inferenceWorker(backend::InferenceBackend& backend, WorkerTimes& 
           if (!status.ok()) return failure_.set(status);
         }
       }
-      unit.crops = {};  // every crop is in a batch now, and crops are not written when predicting
+      // Every crop is in a batch now, and crops are not written when predicting.
+      cropBuffers_->give(std::move(unit.crops));
     }
     if (!forwardFinished(false)) return;
   }

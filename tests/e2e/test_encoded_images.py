@@ -161,3 +161,10 @@ def test_corrupt_truncated_empty_and_non_image_bytes_become_error_rows(tmp_path,
     assert "not a JPEG or PNG image" in errors[3]
     assert "PNG" in errors[5] and "PNG" in errors[6]
     assert f"images: {len(rows)} (7 errors)" in result.stdout
+    # Preprocessed, a failed row's crop is zeroes, whatever its decoder wrote before it failed.
+    run_sluice("preprocess", "--input", tmp_path / "in.parquet", "--output", tmp_path / "crops", check=0, timeout=120)
+    crops = pq.read_table(tmp_path / "crops" / "in.parquet").to_pydict()
+    assert crops["error"] == errors
+    for crop, error in zip(crops["image"], crops["error"]):
+        assert len(crop) == 224 * 224 * 3
+        assert (not any(crop)) == (error is not None), error
