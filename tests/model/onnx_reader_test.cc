@@ -48,6 +48,21 @@ TEST(OnnxReaderTest, MissingFileIsInvalidArgumentNamingTheFile) {
             std::string::npos);
 }
 
+TEST(OnnxReaderTest, DirectoryAndEmptyFileAreInvalidArgumentsNamingThePath) {
+  const std::string directory = ::testing::TempDir();
+  auto fromDirectory = readOnnxFile(directory);
+  ASSERT_FALSE(fromDirectory.ok());
+  EXPECT_EQ(fromDirectory.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(fromDirectory.status().message().find("model " + directory + " is not a valid ONNX file"),
+            std::string::npos);
+
+  std::string empty = writeTemp("sluice_empty.onnx", "");
+  auto fromEmpty = readOnnxFile(empty);
+  ASSERT_FALSE(fromEmpty.ok());
+  EXPECT_NE(fromEmpty.status().message().find("model " + empty + " is not a valid ONNX file: it is empty"),
+            std::string::npos);
+}
+
 TEST(OnnxReaderTest, GarbageFileIsInvalidArgumentNamingTheFile) {
   std::string path = writeTemp("sluice_garbage.onnx", "this is not a protobuf at all\xff\xff");
   auto model = readOnnxFile(path);
