@@ -41,7 +41,7 @@ struct ModelBenchOptions {
 Result<std::unique_ptr<backend::CpuExecutor>> loadExecutor(const std::string& path, int threads) {
   SLUICE_ASSIGN_OR_RETURN(model::Graph graph, model::loadModel(path));
   Result<std::unique_ptr<backend::CpuExecutor>> executor =
-      backend::CpuExecutor::Make(graph, backend::CpuExecutorOptions{threads});
+      backend::CpuExecutor::Make(std::move(graph), backend::CpuExecutorOptions{threads});
   if (!executor.ok()) return executor.status().withContext("model " + path);
   return executor;
 }

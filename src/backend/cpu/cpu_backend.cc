@@ -26,7 +26,7 @@ Result<std::unique_ptr<CpuBackend>> CpuBackend::Make(const BackendOptions& optio
   backend->outputsProbabilities_ = !graph.nodes().empty() && graph.nodes().back().opType == "Softmax";
   CpuExecutorOptions executorOptions;
   executorOptions.numThreads = options.threads;
-  SLUICE_ASSIGN_OR_RETURN(backend->executor_, CpuExecutor::Make(graph, executorOptions));
+  SLUICE_ASSIGN_OR_RETURN(backend->executor_, CpuExecutor::Make(std::move(graph), executorOptions));
   backend->numClasses_ = backend->executor_->outputSize();
   backend->topk_ = static_cast<int>(std::min<int64_t>(options.topk, backend->numClasses_));
   const int64_t imageValues = 3 * int64_t{options.cropHeight} * options.cropWidth;

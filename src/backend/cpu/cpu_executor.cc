@@ -31,15 +31,14 @@ struct CpuExecutor::State {
 CpuExecutor::CpuExecutor(std::unique_ptr<State> state) : state_(std::move(state)) {}
 CpuExecutor::~CpuExecutor() = default;
 
-Result<std::unique_ptr<CpuExecutor>> CpuExecutor::Make(const model::Graph& graph,
-                                                       CpuExecutorOptions options) {
+Result<std::unique_ptr<CpuExecutor>> CpuExecutor::Make(model::Graph graph, CpuExecutorOptions options) {
   std::unique_ptr<State> state;
   try {
     state = std::make_unique<State>();
   } catch (const dnnl::error& error) {
     return Status::Internal(std::string("oneDNN cannot create a CPU engine: ") + error.what());
   }
-  state->graph = graph;
+  state->graph = std::move(graph);
   state->options = options;
   state->steps = planExecutionSteps(state->graph);
   SLUICE_ASSIGN_OR_RETURN(model::ShapeMap shapes, state->graph.inferShapes(1));

@@ -18,10 +18,10 @@ struct CpuExecutorOptions {
 
 class CpuExecutor {
  public:
-  /// Prepares `graph` (after model::runStandardPasses) for execution; weights are copied, so
-  /// the graph need not outlive the executor. Unsupported op configurations -> Unsupported.
-  static Result<std::unique_ptr<CpuExecutor>> Make(const model::Graph& graph,
-                                                   CpuExecutorOptions options);
+  /// Prepares `graph` (after model::runStandardPasses) for execution and keeps it: move it in
+  /// unless the caller needs it afterwards (a copy duplicates every weight). Unsupported op
+  /// configurations -> Unsupported.
+  static Result<std::unique_ptr<CpuExecutor>> Make(model::Graph graph, CpuExecutorOptions options);
   ~CpuExecutor();
 
   /// input: batchSize × C × H × W float32, contiguous NCHW; output: batchSize × outputSize()
