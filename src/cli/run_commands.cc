@@ -48,7 +48,9 @@ void addCommonFlags(CLI::App& command, RunFlags& flags) {
   command.add_flag("--no-progress", flags.noProgress, "never show progress");
   command.add_flag("--skip-bad-files", job.skipBadFiles,
                    "skip unreadable input files (listed in the report) instead of failing the job");
-  command.add_flag("--resume", job.resume, "skip input files whose output file already exists");
+  command.add_flag("--resume", job.resume,
+                   "skip input files whose output file already exists with a row for every input row (a file "
+                   "cut short by --limit is written again)");
   // Not in --help: the previous way of reading list<uint8> pixels, kept to compare with (bench/).
   command.add_flag("--arrow-pixel-reader", job.arrowPixelReader,
                    "read list<uint8> pixels through Arrow's list arrays instead of streaming the pages")

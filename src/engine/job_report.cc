@@ -46,6 +46,7 @@ nlohmann::json JobReport::toJson() const {
   }
   json["skipped_files"] = skippedFiles;
   json["resumed_files"] = resumedFiles;
+  json["redone_files"] = redoneFiles;
   json["peak_rss_bytes"] = peakRssBytes;
   json["memory_budget_bytes"] = memoryBudgetBytes;
   json["device"] = device;
@@ -79,6 +80,10 @@ std::string JobReport::summary() const {
   if (!skippedFiles.empty()) text += "skipped files: " + std::to_string(skippedFiles.size()) + " (see --report)\n";
   if (!resumedFiles.empty()) {
     text += "resumed: " + std::to_string(resumedFiles.size()) + " inputs already had output and were skipped\n";
+  }
+  if (!redoneFiles.empty()) {
+    text += "resumed: " + std::to_string(redoneFiles.size()) + " incomplete output(s) written again, e.g. " +
+            redoneFiles.front() + "\n";
   }
   return text;
 }

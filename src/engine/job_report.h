@@ -35,6 +35,7 @@ struct JobReport {
   std::vector<QueueReport> queues;
   std::vector<std::string> skippedFiles;   // "uri: reason"
   std::vector<std::string> resumedFiles;   // inputs skipped because their output existed
+  std::vector<std::string> redoneFiles;    // outputs --resume found incomplete and wrote again
   int64_t peakRssBytes = 0;
   int64_t memoryBudgetBytes = 0;
   std::string device;

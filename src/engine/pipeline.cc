@@ -709,6 +709,7 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   if (predicting) report_.queues.push_back({"predicted", predicted_->stats()});
   for (const auto& skipped : plan_.skippedFiles) report_.skippedFiles.push_back(skipped);
   report_.resumedFiles = plan_.resumedFiles;
+  report_.redoneFiles = plan_.redoneFiles;
   report_.peakRssBytes = peakResidentBytes();
   report_.cpuDecodedImages = cpuDecodedRows_.load();
   report_.gpuDecodedImages = gpuDecodedRows_.load();

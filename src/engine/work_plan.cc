@@ -35,14 +35,26 @@ Result<WorkPlan> planJob(const JobOptions& options) {
       return Status::InvalidArgument("output " + plan.output.uriOf(outputPath) +
                                      " would overwrite its input; choose another --output");
     }
+    bool outputExists = false;
     if (options.resume) {
       auto existing = plan.output.fileSystem->GetFileInfo(outputPath);
-      if (existing.ok() && existing->IsFile()) {
+      outputExists = existing.ok() && existing->IsFile();
+    }
+    auto opened = io::ParquetImageFile::Open(plan.input, inputFile, options.imageColumn, options.passThrough);
+    if (outputExists && opened.ok()) {
+      // Done only if it has a row for every input row: a job stopped by --limit commits the file
+      // it cut short, and --resume must finish that one.
+      auto outputRows = io::parquetRowCount(plan.output, outputPath);
+      if (outputRows.ok() && *outputRows == (*opened)->numRows()) {
         plan.resumedFiles.push_back(plan.input.uriOf(inputFile.path));
         continue;
       }
+      plan.redoneFiles.push_back(plan.output.uriOf(outputPath) + " (" +
+                                 (outputRows.ok() ? std::to_string(*outputRows) + " of " +
+                                                        std::to_string((*opened)->numRows()) + " rows"
+                                                  : outputRows.status().message()) +
+                                 ")");
     }
-    auto opened = io::ParquetImageFile::Open(plan.input, inputFile, options.imageColumn, options.passThrough);
     if (!opened.ok()) {
       if (options.skipBadFiles && !opened.status().isUsageError()) {
         plan.skippedFiles.push_back(opened.status().message());

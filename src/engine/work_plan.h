@@ -50,6 +50,7 @@ struct WorkPlan {
   bool hasSourceColumns = false;
   std::vector<std::string> skippedFiles;
   std::vector<std::string> resumedFiles;
+  std::vector<std::string> redoneFiles;  // --resume: outputs that existed with fewer rows than their input
 };
 
 Result<WorkPlan> planJob(const JobOptions& options);

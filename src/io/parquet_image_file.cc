@@ -118,6 +118,16 @@ class OwningBatchReader : public arrow::RecordBatchReader {
 
 }  // namespace
 
+Result<int64_t> parquetRowCount(const Location& location, const std::string& path) {
+  const std::string uri = location.uriOf(path);
+  SLUICE_ASSIGN_OR_RETURN_ARROW(auto input, location.fileSystem->OpenInputFile(path), "opening " + uri);
+  try {
+    return parquet::ParquetFileReader::Open(input, readerProperties())->metadata()->num_rows();
+  } catch (const parquet::ParquetException& error) {
+    return Status::InvalidData(uri + " is not a readable Parquet file: " + error.what());
+  }
+}
+
 Result<std::unique_ptr<ParquetImageFile>> ParquetImageFile::Open(const Location& location, const InputFile& file,
                                                                  const std::string& imageColumn,
                                                                  const std::vector<std::string>& extraColumns) {

@@ -39,6 +39,9 @@ class PixelSink {
   virtual void endRow(int64_t row, const Row& summary) = 0;
 };
 
+/// The number of rows `path` (a Parquet file under `location`) says it holds, from its footer.
+Result<int64_t> parquetRowCount(const Location& location, const std::string& path);
+
 class ParquetImageFile {
  public:
   /// Reads the footer of `file` and checks that `imageColumn` exists with a supported type and that

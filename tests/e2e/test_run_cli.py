@@ -129,6 +129,23 @@ def test_resume_skips_inputs_whose_output_exists(tmp_path, dataset, models):
     assert read_output(out / "part-00001.parquet")["row"] == list(range(14))
 
 
+def test_resume_finishes_a_file_that_limit_cut_short(tmp_path, dataset, models):
+    folder, _ = dataset
+    out = tmp_path / "out"
+    run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", out, "--limit", "10",
+               "--device", "cpu", check=0)
+    assert read_output(out / "part-00000.parquet")["row"] == list(range(10))
+    report = tmp_path / "report.json"
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", out, "--resume",
+                        "--report", report, "--device", "cpu", check=0)
+    assert "images: 35 (0 errors) in 2 files" in result.stdout
+    assert "1 incomplete output(s) written again" in result.stdout and "10 of 21 rows" in result.stdout
+    assert read_output(out / "part-00000.parquet")["row"] == list(range(21))
+    assert read_output(out / "part-00001.parquet")["row"] == list(range(14))
+    data = json.loads(report.read_text())
+    assert data["resumed_files"] == [] and len(data["redone_files"]) == 1
+
+
 def test_glob_input_selects_matching_files(tmp_path, dataset, models):
     folder, _ = dataset
     out = tmp_path / "out"
