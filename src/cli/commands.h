@@ -7,7 +7,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "sluice/status.h"
@@ -25,6 +28,22 @@ struct CommandRegistrar {
 
 /// Prints `status` as one sentence on stderr and returns the exit code it maps to (0, 1 or 2).
 int reportStatus(const Status& status);
+
+/// Checks that an integer option is a whole number of at least `minimum`, with a message that says
+/// so (CLI11's PositiveNumber prints a range of doubles up to 1.8e308 and calls "abc" out of range).
+inline CLI::Validator wholeNumberAtLeast(int64_t minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        int64_t value = 0;
+        const char* end = text.data() + text.size();
+        auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (error == std::errc::result_out_of_range) return "'" + text + "' is too large";
+        if (error != std::errc() || stop != end) return "'" + text + "' is not a whole number";
+        if (value < minimum) return "must be at least " + std::to_string(minimum) + ", got " + text;
+        return "";
+      },
+      minimum == 1 ? "POSITIVE" : minimum == 0 ? "NONNEGATIVE" : ">=" + std::to_string(minimum));
+}
 
 /// Help of --cudnn-algorithms (run, predict, model-bench).
 inline constexpr const char* kCudnnAlgorithmsHelp =

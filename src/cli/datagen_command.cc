@@ -55,11 +55,11 @@ void addDatagenCommand(CLI::App& root, int& exitCode) {
       "datagen", "Generate a benchmark dataset of raw RGB images cut from real photographs");
   command->add_option("--out", dataset.outputDir, "Output folder (created if missing)")->required();
   command->add_option("--images", dataset.numImages, "Number of images")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(wholeNumberAtLeast(1));
   command->add_option("--images-per-file", dataset.imagesPerFile, "Images per Parquet file")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(wholeNumberAtLeast(1));
   command->add_option("--rows-per-group", dataset.rowsPerGroup, "Rows per Parquet row group")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(wholeNumberAtLeast(1));
   command->add_option("--format", options->format,
                       "Image encoding in the `image` column: raw (list<uint8> pixels, --height x --width) or "
                       "jpeg (binary JPEG/PNG bytes of ImageNet-like sizes)")
@@ -72,7 +72,7 @@ void addDatagenCommand(CLI::App& root, int& exitCode) {
   command->add_option("--width", dataset.width, "Image width")
       ->capture_default_str()->check(CLI::Range(1, 16384));
   command->add_option("--threads", dataset.numThreads, "Threads generating pixels (0 = all cores)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(wholeNumberAtLeast(0));
   command->add_flag("--progress", options->progress, "Print progress on stderr");
   command->callback([options, &exitCode] { exitCode = reportStatus(runDatagen(*options)); });
 }

@@ -34,9 +34,9 @@ void addCommonFlags(CLI::App& command, RunFlags& flags) {
   command.add_option("--output", job.output, "output folder or s3://bucket/prefix (one file per input file)")
       ->required();
   command.add_option("--image-column", job.imageColumn, "column holding the images")->capture_default_str();
-  command.add_option("--limit", job.limit, "process only the first N images")->check(CLI::NonNegativeNumber);
+  command.add_option("--limit", job.limit, "process only the first N images")->check(wholeNumberAtLeast(0));
   command.add_option("--cpu-workers", job.cpuWorkers, "preprocessing threads (default: one per core)")
-      ->check(CLI::PositiveNumber);
+      ->check(wholeNumberAtLeast(1));
   command.add_option("--memory-budget", flags.memoryBudget,
                      "memory the job may use, e.g. 2G (default: a quarter of RAM, 1G to 16G)");
   command.add_option("--pass-through", job.passThrough,
@@ -63,12 +63,12 @@ void addImageFlags(CLI::App& command, RunFlags& flags, const std::string& defaul
   flags.imageShape = defaultShape;
   command.add_option("--image-shape", flags.imageShape, "H,W,C of raw-pixel images")->capture_default_str();
   command.add_option("--crop-size", flags.job.cropSize, "center crop size")
-      ->check(CLI::PositiveNumber)
+      ->check(wholeNumberAtLeast(1))
       ->capture_default_str();
   command.add_option("--resize-size", flags.job.resizeSize,
                      "encoded (JPEG/PNG) images: resize the short side to this before the center crop, as "
                      "torchvision's Resize (raw-pixel images are only cropped)")
-      ->check(CLI::PositiveNumber)
+      ->check(wholeNumberAtLeast(1))
       ->capture_default_str();
   command.add_option("--dct-scaling-margin", flags.job.dctScalingMargin,
                      "JPEGs: decode at 1/2, 1/4 or 1/8 scale (much faster) while the decoded short side stays "
@@ -100,19 +100,21 @@ void addModelFlags(CLI::App& command, RunFlags& flags) {
       ->capture_default_str();
   command.add_option("--devices", job.devices, "GPUs to use, e.g. 0,1 (default: every visible GPU)")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber);
+      ->check(wholeNumberAtLeast(0));
   command.add_option("--precision", job.precision,
                      "fp32 (true FP32), tf32, fp16 or bf16; auto: fp16 on GPUs, fp32 on the CPU")
       ->check(CLI::IsMember({"auto", "fp32", "tf32", "fp16", "bf16"}))
       ->capture_default_str();
-  command.add_option("--batch-size", job.batchSize, "images per inference batch (default: 32 on CPU, 256 on GPUs)")
-      ->check(CLI::PositiveNumber);
+  command.add_option("--batch-size", job.batchSize, "images per inference batch (default: 32 on CPU, 256 on GPUs); a short batch (the last, or one "
+                     "sent early while preprocessing catches up) runs padded to this size: it costs a full "
+                     "batch, and predictions do not depend on how rows fell into batches")
+      ->check(wholeNumberAtLeast(1));
   command.add_option("--inference-workers", job.inferenceWorkers,
                      "model instances, each on its own thread (default: one per GPU, one on the CPU)")
-      ->check(CLI::PositiveNumber);
+      ->check(wholeNumberAtLeast(1));
   command.add_option("--threads", job.threads,
                      "inference threads on CPU (default: the cores, shared among inference workers)")
-      ->check(CLI::PositiveNumber);
+      ->check(wholeNumberAtLeast(1));
   command.add_option("--cudnn-algorithms", flags.cudnnAlgorithms, kCudnnAlgorithmsHelp)
       ->check(CLI::IsMember({"heuristic", "timed"}))
       ->capture_default_str();

@@ -173,6 +173,11 @@ def test_bad_flags_are_usage_errors(tmp_path, models):
     result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--cudnn-algorithms",
                         "fastest")
     assert result.returncode == 2 and "heuristic" in result.stderr
+    for flag, value, message in [("--batch-size", "0", "--batch-size: must be at least 1, got 0"),
+                                 ("--limit", "-5", "--limit: must be at least 0, got -5"),
+                                 ("--limit", "abc", "--limit: 'abc' is not a whole number")]:
+        result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], flag, value)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
 def test_cuda_device_without_cuda_is_a_usage_error(tmp_path, models):
