@@ -63,6 +63,12 @@ class [[nodiscard]] Status {
     return Status(code_, context + ": " + message_);
   }
 
+  /// The same status with `advice` after the message ("<message>; <advice>").
+  Status withAdvice(const std::string& advice) const {
+    if (ok()) return *this;
+    return Status(code_, message_ + "; " + advice);
+  }
+
   std::string toString() const;
 
  private:

@@ -1,5 +1,6 @@
 #include "engine/job_report.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/byte_size.h"
@@ -44,6 +45,7 @@ nlohmann::json JobReport::toJson() const {
         {"high_water_items", queue.stats.highWaterItems},
     };
   }
+  json["first_error"] = firstError.empty() ? nlohmann::json() : nlohmann::json(firstError);
   json["skipped_files"] = skippedFiles;
   json["resumed_files"] = resumedFiles;
   json["redone_files"] = redoneFiles;
@@ -62,6 +64,7 @@ std::string JobReport::summary() const {
   std::snprintf(line, sizeof line, "images: %lld (%lld errors) in %lld files\n", static_cast<long long>(images),
                 static_cast<long long>(errors), static_cast<long long>(files));
   text += line;
+  if (!firstError.empty()) text += "first error: " + firstError + "\n";
   std::snprintf(line, sizeof line, "time:   %.2f s (start-up %.2f s), %.1f images/s\n", seconds, startupSeconds,
                 imagesPerSecond());
   text += line;
@@ -77,7 +80,12 @@ std::string JobReport::summary() const {
             " on the GPU (" + gpuDecoder + ")\n";
   }
   text += "memory: peak RSS " + formatByteSize(peakRssBytes) + " (budget " + formatByteSize(memoryBudgetBytes) + ")\n";
-  if (!skippedFiles.empty()) text += "skipped files: " + std::to_string(skippedFiles.size()) + " (see --report)\n";
+  if (!skippedFiles.empty()) {
+    text += "skipped files: " + std::to_string(skippedFiles.size()) + "\n";
+    constexpr size_t kListed = 5;  // the report lists them all
+    for (size_t i = 0; i < std::min(skippedFiles.size(), kListed); ++i) text += "  " + skippedFiles[i] + "\n";
+    if (skippedFiles.size() > kListed) text += "  ... (--report lists them all)\n";
+  }
   if (!resumedFiles.empty()) {
     text += "resumed: " + std::to_string(resumedFiles.size()) + " inputs already had output and were skipped\n";
   }

@@ -27,6 +27,7 @@ struct QueueReport {
 struct JobReport {
   int64_t images = 0;        // rows written, errors included
   int64_t errors = 0;        // rows with an error
+  std::string firstError;    // "uri row N: reason" of the first row written with an error
   int64_t files = 0;         // output files committed
   double seconds = 0;        // wall time of the whole job
   double startupSeconds = 0;  // listing, model load, until the pipeline starts

@@ -402,7 +402,7 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
 
 bool Pipeline::pushPreprocessed(int64_t index, UnitResult result, WorkerTimes& times) {
   if (!result.fileError.ok() && !options_.skipBadFiles) {
-    failure_.set(result.fileError);
+    failure_.set(result.fileError.withAdvice(kSkipBadFilesAdvice));
     return false;
   }
   // A reused crop buffer holds an older unit's pixels where a row failed (and a failed decode may
@@ -581,7 +581,13 @@ Status Pipeline::writeUnit(UnitResult& unit) {
                                                                    outputBuilder_->schema()));
   }
   int64_t failedRows = 0;
-  for (int64_t row = 0; row < unit.unit.numRows; ++row) failedRows += unit.rowFailed(row);
+  for (int64_t row = 0; row < unit.unit.numRows; ++row) {
+    if (!unit.rowFailed(row)) continue;
+    if (failedRows++ == 0 && report_.firstError.empty()) {
+      report_.firstError = planned.input->uri() + " row " + std::to_string(unit.unit.firstRow + row) + ": " +
+                           unit.errors[row];
+    }
+  }
   SLUICE_ASSIGN_OR_RETURN(auto batch, outputBuilder_->build(unit, planned.input->uri()));
   SLUICE_RETURN_IF_ERROR(writer_->write(*batch));
   currentFileImages_ += unit.unit.numRows;

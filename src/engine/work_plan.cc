@@ -60,7 +60,8 @@ Result<WorkPlan> planJob(const JobOptions& options) {
         plan.skippedFiles.push_back(opened.status().message());
         continue;
       }
-      return opened.status();
+      if (opened.status().isUsageError()) return opened.status();
+      return opened.status().withAdvice(kSkipBadFilesAdvice);
     }
     auto file = std::move(opened).value();
     if (!layoutDecided) {

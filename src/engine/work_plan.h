@@ -36,6 +36,9 @@ inline constexpr const char* kSourceErrorColumn = "error";
 /// File metadata key written by `sluice preprocess`: the crop shape, "H,W,C".
 inline constexpr const char* kCropShapeMetadataKey = "sluice.crop_shape";
 
+/// What a job that stops on an unreadable input file adds to its message.
+inline constexpr const char* kSkipBadFilesAdvice = "pass --skip-bad-files to skip unreadable files and go on";
+
 struct WorkPlan {
   io::Location input;
   io::Location output;

@@ -23,6 +23,7 @@ def test_bad_rows_become_error_rows_and_the_job_goes_on(tmp_path, models):
     result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", models["resnet18"], "--output",
                         tmp_path / "out", "--report", report, "--device", "cpu", check=0)
     assert "images: 5 (2 errors)" in result.stdout
+    assert f"first error: {tmp_path / 'in.parquet'} row 1: image is null" in result.stdout
     out = pq.read_table(tmp_path / "out" / "in.parquet").to_pydict()
     assert out["row"] == [0, 1, 2, 3, 4]
     assert out["error"][0] is None and out["error"][3] is None
@@ -30,7 +31,8 @@ def test_bad_rows_become_error_rows_and_the_job_goes_on(tmp_path, models):
     assert "has 1000 values; expected 196608" in out["error"][2]
     assert out["label"][1] is None and out["topk_labels"][2] is None
     assert out["label"][0] is not None
-    assert json.loads(report.read_text())["errors"] == 2
+    data = json.loads(report.read_text())
+    assert data["errors"] == 2 and data["first_error"].endswith("row 1: image is null")
 
 
 def test_bad_rows_with_logits_leave_a_file_pyarrow_reads_with_nan_logits(tmp_path, models):
@@ -65,8 +67,9 @@ def test_skip_bad_files_skips_and_lists_them(tmp_path, models):
     good = (folder / "a.parquet").read_bytes()
     (folder / "b.parquet").write_bytes(good[: len(good) // 2])  # truncated
     report = tmp_path / "report.json"
-    run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
-               "--skip-bad-files", "--report", report, "--device", "cpu", check=0)
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
+                        "--skip-bad-files", "--report", report, "--device", "cpu", check=0)
+    assert "skipped files: 1\n  " + str(folder / "b.parquet") + " is not a readable Parquet file" in result.stdout
     assert all_files(tmp_path / "out") == ["a.parquet"]
     skipped = json.loads(report.read_text())["skipped_files"]
     assert len(skipped) == 1 and "b.parquet" in skipped[0]
@@ -107,7 +110,7 @@ def test_truncated_file_fails_the_job_naming_it(tmp_path, models):
     (tmp_path / "cut.parquet").write_bytes(data[:-100])
     result = run_sluice("run", "--input", tmp_path / "cut.parquet", "--model", models["resnet18"], "--output",
                         tmp_path / "out", "--device", "cpu", check=1)
-    assert "cut.parquet" in result.stderr
+    assert "cut.parquet" in result.stderr and "pass --skip-bad-files" in result.stderr
 
 
 def test_corrupt_data_pages_leave_no_partial_output(tmp_path, models):
@@ -119,7 +122,7 @@ def test_corrupt_data_pages_leave_no_partial_output(tmp_path, models):
     result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
                         "--device", "cpu")
     assert result.returncode == 1, result.stderr
-    assert "b.parquet" in result.stderr
+    assert "b.parquet" in result.stderr and "pass --skip-bad-files" in result.stderr
     files = all_files(tmp_path / "out")
     assert "b.parquet" not in files
     assert not any(name.startswith(".") for name in files), files
