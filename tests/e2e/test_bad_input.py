@@ -181,6 +181,12 @@ def test_bad_flags_are_usage_errors(tmp_path, models):
                                  ("--limit", "abc", "--limit: 'abc' is not a whole number")]:
         result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], flag, value)
         assert result.returncode == 2 and message in result.stderr, result.stderr
+    # An unwritable --report is found before the job runs, not after it.
+    result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--report",
+                        tmp_path / "missing" / "report.json")
+    assert result.returncode == 2 and "the folder " + str(tmp_path / "missing") + " does not exist" in result.stderr
+    result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--report", tmp_path)
+    assert result.returncode == 2 and "is a folder; give a file name" in result.stderr
 
 
 def test_cuda_device_without_cuda_is_a_usage_error(tmp_path, models):
