@@ -37,7 +37,7 @@ def _spark_uri(uri: str) -> str:
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python3 -m sluice.spark_job", description=__doc__.split("\n")[0])
-    parser.add_argument("--input", required=True, help="Parquet file, folder or s3://bucket/prefix")
+    parser.add_argument("--input", required=True, help="Parquet file, folder, glob or s3://bucket/prefix")
     parser.add_argument("--output", required=True, help="output folder or s3://bucket/prefix")
     parser.add_argument("--model", help="ONNX model file (not needed with --preprocess-only)")
     parser.add_argument("--master", help="Spark master URL, e.g. local[4] or local-cluster[2,1,2048]")
@@ -56,7 +56,8 @@ def parse_args(argv):
     parser.add_argument("--gpus-per-task", type=int, default=0,
                         help="ask Spark for GPUs per task with a stage-level resource profile")
     parser.add_argument("--pass-through", default=None,
-                        help="comma-separated input columns copied to the output (default: all but the image)")
+                        help="comma-separated input columns copied to the output (default: none; with "
+                             "--dataframe: every column but the image)")
     parser.add_argument("--s3-endpoint", default=None,
                         help="S3 endpoint URL for the engine (default: $AWS_ENDPOINT_URL, else AWS)")
     parser.add_argument("--files-per-task", type=int, default=1, help="input files run by one Spark task")

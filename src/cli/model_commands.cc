@@ -140,6 +140,7 @@ void addModelCommands(CLI::App& root, int& exitCode) {
   run->add_option("--output", runOptions->output, "where to write the N×outputs float32 .npy")
       ->required();
   run->add_option("--threads", runOptions->threads, "compute threads (0 = all cores)")
+      ->capture_default_str()
       ->check(wholeNumberAtLeast(0));
   run->callback([runOptions, &exitCode] { exitCode = reportStatus(runModel(*runOptions)); });
 
@@ -150,12 +151,16 @@ void addModelCommands(CLI::App& root, int& exitCode) {
       ->required()
       ->check(CLI::ExistingFile);
   bench->add_option("--batch-size", benchOptions->batchSize, "images per batch")
+      ->capture_default_str()
       ->check(wholeNumberAtLeast(1));
   bench->add_option("--iterations", benchOptions->iterations, "timed batches")
+      ->capture_default_str()
       ->check(wholeNumberAtLeast(1));
   bench->add_option("--warmup", benchOptions->warmup, "untimed batches first")
+      ->capture_default_str()
       ->check(wholeNumberAtLeast(0));
   bench->add_option("--threads", benchOptions->threads, "compute threads (0 = all cores)")
+      ->capture_default_str()
       ->check(wholeNumberAtLeast(0));
   bench->add_flag("--json", benchOptions->json, "print one JSON line");
   bench->add_option("--device", benchOptions->device, "cpu, cuda or auto")

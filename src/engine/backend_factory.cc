@@ -17,7 +17,7 @@ namespace {
 std::string noGpuReason() {
 #if SLUICE_WITH_CUDA
   auto probe = backend::cuda::probeCuda();
-  return "no usable GPU: " + probe.problem;
+  return "no GPU is usable (" + probe.problem + ")";
 #else
   return "this build of sluice has no CUDA backend (nvcc and cuDNN were not found when it was built)";
 #endif
@@ -63,11 +63,17 @@ Result<std::vector<backend::BackendOptions>> planBackends(const DeviceRequest& r
 
   std::vector<int> gpus;
   if (device == "cpu") {
-    if (!request.devices.empty()) return Status::InvalidArgument("--devices selects GPUs; it needs --device cuda");
+    if (!request.devices.empty()) {
+      return Status::InvalidArgument(request.device == "cpu" ? std::string("--devices selects GPUs; it needs --device cuda")
+                                                             : "--devices selects GPUs, but --device auto chose the "
+                                                               "CPU: " + noGpuReason());
+    }
     if (precision != backend::Precision::kFp32) {
       return Status::InvalidArgument("--precision " + precisionName +
-                                     " needs a GPU; the CPU backend runs fp32 only (no GPU is used: " +
-                                     (request.device == "cpu" ? std::string("--device cpu") : noGpuReason()) + ")");
+                                     " needs a GPU; the CPU backend runs fp32 only (" +
+                                     (request.device == "cpu" ? std::string("--device cpu was given")
+                                                              : "--device auto chose the CPU: " + noGpuReason()) +
+                                     ")");
     }
   } else {
     const int visible = visibleGpus();

@@ -374,6 +374,10 @@ Result<OnnxModel> parseOnnxModel(std::string_view bytes, const std::string& sour
 }
 
 Result<OnnxModel> readOnnxFile(const std::string& path) {
+  std::error_code missing;
+  if (!std::filesystem::exists(path, missing)) {
+    return Status::InvalidArgument("model " + path + " is not a valid ONNX file: it does not exist");
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return Status::InvalidArgument("model " + path +

@@ -162,6 +162,18 @@ def test_unsupported_op_is_a_usage_error_naming_op_and_node(tmp_path):
     assert "Sigmoid" in result.stderr and "odd_sigmoid" in result.stderr
 
 
+def test_a_model_that_is_not_for_rgb_input_is_a_usage_error_that_says_so(tmp_path):
+    write_seed_parquet(tmp_path / "in.parquet", smooth_images(1))
+    node = helper.make_node("GlobalAveragePool", ["input"], ["pooled"], name="pool")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                          ["n", 1, 224, 224])],
+                              [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["n", 1, 1, 1])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "gray.onnx")
+    result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", tmp_path / "gray.onnx", "--output",
+                        tmp_path / "out", "--device", "cpu", check=2)
+    assert "expects images of 1 channel(s); sluice feeds 3-channel RGB crops" in result.stderr
+
+
 def test_bad_flags_are_usage_errors(tmp_path, models):
     assert run_sluice("run", "--bogus").returncode == 2
     assert run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--topk", "0").returncode == 2

@@ -61,6 +61,15 @@ def test_auto_falls_back_to_the_cpu(tmp_path, dataset, models):
     assert report["configuration"]["precision"] == "fp32"
 
 
+@needs_no_gpu
+def test_gpu_flags_say_that_auto_chose_the_cpu(tmp_path, dataset, models):
+    for flags in (["--precision", "fp16"], ["--devices", "0"]):
+        result = run_sluice("run", "--input", dataset, "--output", tmp_path / "out", "--model", models["resnet18"],
+                            *flags)
+        assert result.returncode == 2 and "--device auto chose the CPU: no GPU is usable (" in result.stderr, \
+            result.stderr
+
+
 def test_half_precision_on_the_cpu_is_a_usage_error(tmp_path, dataset, models):
     result = run_sluice("run", "--input", dataset, "--output", tmp_path / "out", "--model", models["resnet18"],
                         "--device", "cpu", "--precision", "fp16")
