@@ -150,13 +150,16 @@ def test_invalid_model_file_is_a_usage_error(tmp_path):
     assert "junk.onnx" in result.stderr
 
 
+def save_one_node_model(path, op, name, input_shape, output_shape):
+    node = helper.make_node(op, ["input"], ["output"], name=name)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, output_shape)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
 def test_unsupported_op_is_a_usage_error_naming_op_and_node(tmp_path):
     write_seed_parquet(tmp_path / "in.parquet", smooth_images(1))
-    node = helper.make_node("Sigmoid", ["input"], ["probabilities"], name="odd_sigmoid")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
-                                                                          ["n", 3, 224, 224])],
-                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", 3, 224, 224])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "sig.onnx")
+    save_one_node_model(tmp_path / "sig.onnx", "Sigmoid", "odd_sigmoid", ["n", 3, 224, 224], ["n", 3, 224, 224])
     result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", tmp_path / "sig.onnx", "--output",
                         tmp_path / "out", "--device", "cpu", check=2)
     assert "Sigmoid" in result.stderr and "odd_sigmoid" in result.stderr
@@ -164,11 +167,7 @@ def test_unsupported_op_is_a_usage_error_naming_op_and_node(tmp_path):
 
 def test_a_model_that_is_not_for_rgb_input_is_a_usage_error_that_says_so(tmp_path):
     write_seed_parquet(tmp_path / "in.parquet", smooth_images(1))
-    node = helper.make_node("GlobalAveragePool", ["input"], ["pooled"], name="pool")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
-                                                                          ["n", 1, 224, 224])],
-                              [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["n", 1, 1, 1])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "gray.onnx")
+    save_one_node_model(tmp_path / "gray.onnx", "GlobalAveragePool", "pool", ["n", 1, 224, 224], ["n", 1, 1, 1])
     result = run_sluice("run", "--input", tmp_path / "in.parquet", "--model", tmp_path / "gray.onnx", "--output",
                         tmp_path / "out", "--device", "cpu", check=2)
     assert "expects images of 1 channel(s); sluice feeds 3-channel RGB crops" in result.stderr
