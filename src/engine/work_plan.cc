@@ -22,6 +22,12 @@ Status checkSameLayout(const io::ParquetImageFile& first, const io::ParquetImage
 
 Result<WorkPlan> planJob(const JobOptions& options) {
   WorkPlan plan;
+  for (size_t i = 0; i < options.passThrough.size(); ++i) {
+    if (std::find(options.passThrough.begin(), options.passThrough.begin() + i, options.passThrough[i]) !=
+        options.passThrough.begin() + i) {
+      return Status::InvalidArgument("--pass-through names the column '" + options.passThrough[i] + "' twice");
+    }
+  }
   SLUICE_ASSIGN_OR_RETURN(plan.input, io::resolveLocation(options.input, options.storage));
   SLUICE_ASSIGN_OR_RETURN(plan.output, io::resolveLocation(options.output, options.storage));
   SLUICE_ASSIGN_OR_RETURN(auto inputFiles, io::listInputFiles(plan.input));

@@ -192,6 +192,9 @@ def test_bad_flags_are_usage_errors(tmp_path, models):
                                  ("--limit", "abc", "--limit: 'abc' is not a whole number")]:
         result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], flag, value)
         assert result.returncode == 2 and message in result.stderr, result.stderr
+    result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--pass-through",
+                        "label", "--pass-through", "label")
+    assert result.returncode == 2 and "--pass-through names the column 'label' twice" in result.stderr
     # An unwritable --report is found before the job runs, not after it.
     result = run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--report",
                         tmp_path / "missing" / "report.json")
