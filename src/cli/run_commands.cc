@@ -1,8 +1,11 @@
 // `sluice run`, `sluice preprocess` and `sluice predict`: the pipeline, whole or in two stages.
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +140,27 @@ Status finishOptions(RunFlags& flags, const CLI::App& command) {
   return Status::OK();
 }
 
+// SIGINT/SIGTERM during a job: the first asks the pipeline to stop cleanly (temporary files
+// removed, complete outputs kept); SA_RESETHAND makes a second one end the process at once.
+std::atomic<bool> stopRequested{false};
+volatile std::sig_atomic_t stopSignal = 0;
+
+extern "C" void onStopSignal(int signal) {
+  stopSignal = signal;
+  stopRequested.store(true);  // lock-free, so safe in a handler
+  const char message[] = "\nsluice: stopping; interrupt again to quit at once\n";
+  [[maybe_unused]] auto written = write(STDERR_FILENO, message, sizeof message - 1);
+}
+
+void stopCleanlyOnSignals() {
+  struct sigaction action {};
+  action.sa_handler = onStopSignal;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
 /// Before the job: a --report that cannot be written would otherwise fail only after all the work.
 Status checkReportPath(const std::string& path) {
   namespace fs = std::filesystem;
@@ -167,12 +191,18 @@ int runJobCommand(RunFlags& flags, const CLI::App& command) {
   Status status = finishOptions(flags, command);
   if (status.ok() && !flags.reportPath.empty()) status = checkReportPath(flags.reportPath);
   if (!status.ok()) return reportStatus(status);
+  stopCleanlyOnSignals();
+  flags.job.stopRequested = &stopRequested;
   ProgressPrinter progress(flags.progress || !flags.noProgress);
   if (!flags.progress && !flags.noProgress && !isatty(STDERR_FILENO)) progress = ProgressPrinter(false);
   auto report = engine::runJob(flags.job, engine::makeBackend, [&](int64_t done, int64_t total, double seconds) {
     progress.update(done, total, seconds);
   });
   progress.finish();
+  if (!report.ok() && report.status().code() == StatusCode::kCancelled && stopSignal != 0) {
+    reportStatus(report.status());
+    return 128 + stopSignal;  // as the shell reports a process ended by that signal
+  }
   if (!report.ok()) return reportStatus(report.status());
   std::cout << report->summary();
   if (!flags.reportPath.empty()) {

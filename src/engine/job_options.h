@@ -1,6 +1,7 @@
 #pragma once
 // Everything that configures one job, as the CLI (or the Python bindings) fill it in.
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,7 +41,10 @@ struct JobOptions {
   int64_t batchSize = 0;        // 0 = default for the device
   int64_t memoryBudgetBytes = 0;  // 0 = default for the machine
   bool skipBadFiles = false;
-  bool resume = false;          // skip inputs whose output already exists
+  bool resume = false;          // skip inputs whose output exists with every row
+  // When it turns true (e.g. set by a SIGINT handler), the job stops as after a failure: files in
+  // progress are dropped, committed ones kept, and the job returns Cancelled. Checked twice a second.
+  const std::atomic<bool>* stopRequested = nullptr;
   std::vector<std::string> passThrough;
   io::StorageOptions storage;
   int threads = 0;              // inference threads on CPU; 0 = cores

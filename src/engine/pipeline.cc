@@ -677,6 +677,10 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   std::thread monitor([&] {
     std::unique_lock lock(monitorMutex);
     while (!monitorWake.wait_for(lock, std::chrono::milliseconds(500), [&] { return finished; })) {
+      if (options_.stopRequested && options_.stopRequested->load()) {
+        failure_.set(Status::Cancelled("the job was interrupted: output files in progress were dropped and "
+                                       "complete ones kept; --resume goes on from them"));
+      }
       if (onProgress) onProgress(imagesDone_.load(), plan_.totalRows, secondsSince(start_));
     }
   });

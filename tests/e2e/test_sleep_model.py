@@ -42,3 +42,39 @@ def test_every_batch_sleeps_and_the_logits_are_the_classifier_of_the_channel_mea
     assert logits.shape == expected.shape
     assert np.abs(logits - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
     assert rows["label"] == expected.argmax(axis=1).tolist()
+
+
+def test_an_interrupted_job_keeps_complete_files_leaves_no_temporary_ones_and_resume_finishes_it(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    import make_test_model
+    from conftest import sluice_binary
+
+    model_path = tmp_path / "sleep.onnx"
+    onnx.save(make_test_model.build_model("sleep", seed=4, num_classes=10, sleep_seconds=SLEEP_SECONDS),
+              str(model_path))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_seed_parquet(folder / "a.parquet", smooth_images(4, seed=6), row_group_size=2)
+    # 40 batches of 0.2 s: still running when the signal comes.
+    write_seed_parquet(folder / "b.parquet", smooth_images(80, seed=7), row_group_size=2)
+    out = tmp_path / "out"
+    command = [sluice_binary(), "run", "--input", str(folder), "--model", str(model_path), "--output", str(out),
+               "--device", "cpu", "--batch-size", "2", "--cpu-workers", "1", "--no-progress"]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "a.parquet").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (out / "a.parquet").exists()
+    job.send_signal(signal.SIGINT)
+    _, stderr = job.communicate(timeout=60)
+    assert job.returncode == 128 + signal.SIGINT, stderr
+    assert "the job was interrupted" in stderr and "--resume" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.parquet"]  # b's temporary file is gone
+    assert pq.read_table(out / "a.parquet").num_rows == 4
+
+    result = run_sluice(*command[1:], "--resume", check=0)
+    assert "images: 80 (0 errors) in 1 files" in result.stdout
+    assert pq.read_table(out / "b.parquet").num_rows == 80
