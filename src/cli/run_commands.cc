@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/progress_printer.h"
 #include "core/byte_size.h"
+#include "core/system_memory.h"
 #include "engine/backend_factory.h"
 #include "engine/pipeline.h"
 
@@ -136,6 +137,14 @@ Status finishOptions(RunFlags& flags, const CLI::App& command) {
   job.timeConvAlgorithms = flags.cudnnAlgorithms == "timed";
   if (!flags.memoryBudget.empty()) {
     SLUICE_ASSIGN_OR_RETURN(job.memoryBudgetBytes, parseByteSize(flags.memoryBudget));
+    if (job.memoryBudgetBytes == 0) {
+      return Status::InvalidArgument("--memory-budget must be more than 0 (leave it out for the default: a quarter "
+                                     "of the memory, between 1 and 16 GiB)");
+    }
+    if (job.memoryBudgetBytes > physicalMemoryBytes()) {
+      std::cerr << "sluice: warning: --memory-budget " << formatByteSize(job.memoryBudgetBytes)
+                << " is more than this machine's memory (" << formatByteSize(physicalMemoryBytes()) << ")\n";
+    }
   }
   return Status::OK();
 }

@@ -236,12 +236,17 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
       (workers_ + gpuWorkers) * readBytes;
   const int64_t queueBytes = budget - kBaseReserveBytes - modelBytes - stageBytes;
   if (queueBytes < 2 * unitBytes) {
+    // Every part, so the sum is the figure asked for, and the lever that matters most first.
+    const bool modelDominates = modelBytes > stageBytes;
     return Status::InvalidArgument(
-        "--memory-budget " + formatByteSize(budget) + " is too small for this job: the model takes " +
-        formatByteSize(modelBytes) + " and " + std::to_string(workers_) + " workers with row groups of " +
-        std::to_string(plan_.largestUnitRows) + " images take " + formatByteSize(stageBytes) +
-        "; give at least " + formatByteSize(kBaseReserveBytes + modelBytes + stageBytes + 2 * unitBytes) +
-        " or use fewer --cpu-workers");
+        "--memory-budget " + formatByteSize(budget) + " is too small for this job; give at least " +
+        formatByteSize(kBaseReserveBytes + modelBytes + stageBytes + 2 * unitBytes) + ": the model with its " +
+        "batch buffers takes " + formatByteSize(modelBytes) + ", the stages' working memory (" +
+        std::to_string(workers_) + " preprocessing worker(s), row groups of " + std::to_string(plan_.largestUnitRows) +
+        " images) " + formatByteSize(stageBytes) + ", the queues at least " + formatByteSize(2 * unitBytes) +
+        " and a fixed reserve " + formatByteSize(kBaseReserveBytes) +
+        (modelDominates ? "; a smaller --batch-size shrinks the batch buffers"
+                        : "; fewer --cpu-workers or smaller row groups shrink the stages"));
   }
   preprocessed_ = std::make_unique<OrderedQueue<UnitResult>>(predicting ? queueBytes * 3 / 4 : queueBytes);
   predicted_ = std::make_unique<OrderedQueue<UnitResult>>(predicting ? queueBytes / 4 : 1);

@@ -169,7 +169,11 @@ def test_too_small_memory_budget_is_a_usage_error(tmp_path, dataset, models):
     result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
                         "--memory-budget", "64M", "--device", "cpu", check=2)
     assert "--memory-budget" in result.stderr and "too small" in result.stderr
+    assert "the model with its batch buffers takes" in result.stderr and "a smaller --batch-size" in result.stderr
     assert not (tmp_path / "out").exists()
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
+                        "--memory-budget", "0", "--device", "cpu", check=2)
+    assert "--memory-budget must be more than 0" in result.stderr
 
 
 def test_info_lists_backends_and_versions():
