@@ -1,6 +1,7 @@
 """BatchPredictor: the native engine on pyarrow record batches, through the Arrow C Data Interface."""
 from __future__ import annotations
 
+import os
 from typing import Iterable, Iterator, Sequence
 
 import pyarrow as pa  # loads the Arrow C++ libraries the native module links against
@@ -27,6 +28,8 @@ def has_cuda() -> bool:
 
 
 def _export(batch: pa.RecordBatch) -> "_native.CData":
+    if not isinstance(batch, pa.RecordBatch):
+        raise TypeError(f"expected a pyarrow.RecordBatch, got {type(batch).__module__}.{type(batch).__name__}")
     data = _native.CData()
     batch._export_to_c(data.array_address, data.schema_address)
     return data
@@ -36,8 +39,9 @@ class BatchPredictor:
     """Runs sluice's engine on record batches with an image column.
 
     mode: "run" (images in, predictions out), "preprocess" (images in, uint8 center crops out, no
-    model), "predict" (crops in, predictions out). Output columns follow DESIGN.md: path, row, label,
-    topk_labels, topk_scores, [logits], error, then the `pass_through` columns.
+    model), "predict" (crops in, predictions out). Output columns are those of the CLI (README,
+    "Output"): path, row, label, topk_labels, topk_scores, [logits], error, then the `pass_through`
+    columns.
 
     `path`/`row` come from `path_column`/`row_column` when given (string/int64 input columns), else
     `source_path` for every row and a running row count from `first_row`. In "predict" mode a
@@ -55,6 +59,8 @@ class BatchPredictor:
                  source_path: str = "", first_row: int = 0, error_column: str | None = None,
                  variable_size_lists: bool = False):
         check_arguments(mode, precision, model)
+        if model and not os.path.isfile(model):
+            raise FileNotFoundError(f"model {model} does not exist (or is not a file)")
         options = _native.Options()
         options.mode = mode
         options.model = str(model or "")
@@ -99,8 +105,13 @@ class BatchPredictor:
         self._native.collect(out)
         return pa.RecordBatch._import_from_c(out.array_address, out.schema_address)
 
-    def predict(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """One batch in, its output rows out (in input order)."""
+    def predict(self, batch: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
+        """One batch in, its output rows out (in input order); a Table in, a Table out."""
+        if isinstance(batch, pa.Table):
+            outputs = list(self.map_batches([batch]))
+            if not outputs:  # a table with no batches at all
+                return self.output_schema(batch.schema).empty_table()
+            return pa.Table.from_batches(outputs)
         self._native.submit(_export(batch))
         return self._collect()
 

@@ -88,10 +88,24 @@ def test_a_missing_image_column_is_a_value_error(sluice_module, resnet18):
         predictor.predict(pa.record_batch({"pixels": pa.array([1, 2])}))
 
 
-def test_an_unreadable_model_is_a_value_error(sluice_module, tmp_path):
+def test_an_unreadable_model_is_a_value_error_and_a_missing_one_file_not_found(sluice_module, tmp_path):
     (tmp_path / "broken.onnx").write_bytes(b"not a model")
     with pytest.raises(ValueError):
         sluice_module.BatchPredictor(tmp_path / "broken.onnx")
+    with pytest.raises(FileNotFoundError, match="missing.onnx does not exist"):
+        sluice_module.BatchPredictor(tmp_path / "missing.onnx")
+
+
+def test_predict_takes_a_table_and_refuses_what_is_not_arrow(sluice_module, image_dataset, resnet18):
+    folder, _ = image_dataset
+    table = pq.read_table(folder / "a.parquet")
+    predictor = sluice_module.BatchPredictor(resnet18, batch_size=BATCH, source_path="a")
+    from_table = predictor.predict(table)
+    from_batch = predictor.predict(table.combine_chunks().to_batches()[0])
+    assert isinstance(from_table, pa.Table)
+    assert from_table.column("label").to_pylist() == from_batch.column("label").to_pylist()
+    with pytest.raises(TypeError, match="expected a pyarrow.RecordBatch, got builtins.str"):
+        predictor.predict("images.parquet")
 
 
 def test_output_schema_is_known_before_any_batch(sluice_module, resnet18):
