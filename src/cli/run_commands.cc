@@ -51,8 +51,9 @@ void addCommonFlags(CLI::App& command, RunFlags& flags) {
                      "input_ prefix)")
       ->delimiter(',');
   command.add_option("--report", flags.reportPath, "write a JSON report of the job to this file");
-  command.add_flag("--progress", flags.progress, "show progress on stderr even when it is not a terminal");
-  command.add_flag("--no-progress", flags.noProgress, "never show progress");
+  auto* progress =
+      command.add_flag("--progress", flags.progress, "show progress on stderr even when it is not a terminal");
+  command.add_flag("--no-progress", flags.noProgress, "never show progress")->excludes(progress);
   command.add_flag("--skip-bad-files", job.skipBadFiles,
                    "skip unreadable input files (listed in the report) instead of failing the job");
   command.add_flag("--resume", job.resume,

@@ -8,6 +8,7 @@
 namespace sluice::engine {
 
 std::string JobReport::bottleneck() const {
+  if (images == 0) return "none (no images)";
   const StageReport* busiest = nullptr;
   for (const auto& stage : stages) {
     if (!busiest || stage.utilization > busiest->utilization) busiest = &stage;

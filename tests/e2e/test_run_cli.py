@@ -144,6 +144,10 @@ def test_resume_finishes_a_file_that_limit_cut_short(tmp_path, dataset, models):
     assert read_output(out / "part-00001.parquet")["row"] == list(range(14))
     data = json.loads(report.read_text())
     assert data["resumed_files"] == [] and len(data["redone_files"]) == 1
+    # Nothing left to do: no stage was the bottleneck.
+    result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", out, "--resume",
+                        "--device", "cpu", check=0)
+    assert "images: 0 (0 errors)" in result.stdout and "bottleneck: none (no images)" in result.stdout
 
 
 def test_glob_input_selects_matching_files(tmp_path, dataset, models):
