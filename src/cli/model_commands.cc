@@ -38,6 +38,12 @@ struct ModelBenchOptions {
   std::string cudnnAlgorithms = "heuristic";
 };
 
+std::string joinDimensions(const std::vector<int64_t>& dims) {
+  std::string text;
+  for (size_t i = 0; i < dims.size(); ++i) text += (i ? "×" : "") + std::to_string(dims[i]);
+  return text;
+}
+
 Result<std::unique_ptr<backend::CpuExecutor>> loadExecutor(const std::string& path, int threads) {
   SLUICE_ASSIGN_OR_RETURN(model::Graph graph, model::loadModel(path));
   Result<std::unique_ptr<backend::CpuExecutor>> executor =
@@ -54,8 +60,8 @@ Status runModel(const ModelRunOptions& options) {
       input.shape[3] != shape[2] || input.shape[0] < 1) {
     return Status::InvalidArgument(
         "input " + options.input + " must have shape N×" + std::to_string(shape[0]) + "×" +
-        std::to_string(shape[1]) + "×" + std::to_string(shape[2]) + " for model " +
-        options.model);
+        std::to_string(shape[1]) + "×" + std::to_string(shape[2]) + " for model " + options.model + "; it has " +
+        (input.shape.empty() ? std::string("no dimensions") : "shape " + joinDimensions(input.shape)));
   }
   const int64_t batch = input.shape[0];
   std::vector<float> output(batch * executor->outputSize());

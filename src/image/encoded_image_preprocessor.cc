@@ -27,7 +27,7 @@ Status validate(const ResizeCropOptions& options) {
                                    ": the center crop must fit inside the resized image");
   }
   if (options.dctScalingMargin != 0 && !(options.dctScalingMargin >= 1)) {
-    return Status::InvalidArgument("the DCT scaling margin must be 0 (off) or at least 1");
+    return Status::InvalidArgument("--dct-scaling-margin must be 0 (off) or at least 1");
   }
   return Status::OK();
 }

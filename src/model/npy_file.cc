@@ -1,5 +1,6 @@
 #include "model/npy_file.h"
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -82,7 +83,7 @@ Status writeNpyFile(const std::string& path, const std::vector<int64_t>& shape, 
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (!file) return Status::IoError("cannot create output file " + path);
+  if (!file) return Status::IoError("cannot create output file " + path + " (" + std::strerror(errno) + ")");
   file.write(kMagic, kMagicSize);
   const char version[2] = {1, 0};
   file.write(version, 2);
