@@ -18,6 +18,38 @@ int reportStatus(const Status& status) {
 
 }  // namespace sluice::cli
 
+namespace {
+
+/// What CLI11 would report after a less useful message: it checks for a subcommand and for
+/// required options before it looks at names it does not know, so `sluice bogus` said "A subcommand
+/// is required" and `run --inptu x` said "--input is required". Returns "" when every name is known.
+std::string unknownName(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return "";
+  const CLI::App* command = nullptr;
+  for (const CLI::App* candidate : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (candidate->get_name() == argv[1]) command = candidate;
+  }
+  if (!command) {
+    std::string names;
+    for (const CLI::App* candidate : app.get_subcommands([](const CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + candidate->get_name();
+    }
+    return std::string("unknown command '") + argv[1] + "'; the commands are " + names;
+  }
+  for (int i = 2; i < argc; ++i) {
+    std::string name = argv[i];
+    if (name == "--") break;
+    if (name.rfind("--", 0) != 0) continue;
+    name = name.substr(0, name.find('='));
+    if (!command->get_option_no_throw(name)) {
+      return "unknown option " + name + " for '" + argv[1] + "' (see sluice " + argv[1] + " --help)";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"sluice: batch inference over image datasets stored in Parquet"};
   app.require_subcommand(1);
@@ -28,8 +60,14 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     // CLI11 returns 0 for --help and --version; every real parse error is a usage error (exit 2).
-    int code = app.exit(error);
-    exitCode = code == 0 ? 0 : 2;
+    const std::string unknown = error.get_exit_code() == 0 ? "" : unknownName(app, argc, argv);
+    if (!unknown.empty()) {
+      std::cerr << "sluice: error: " << unknown << "\n";
+      exitCode = 2;
+    } else {
+      int code = app.exit(error);
+      exitCode = code == 0 ? 0 : 2;
+    }
   }
   sluice::io::finalizeStorage();
   return exitCode;

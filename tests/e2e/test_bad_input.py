@@ -175,6 +175,11 @@ def test_a_model_that_is_not_for_rgb_input_is_a_usage_error_that_says_so(tmp_pat
 
 def test_bad_flags_are_usage_errors(tmp_path, models):
     assert run_sluice("run", "--bogus").returncode == 2
+    # A misspelt name is reported as such, not as the missing option it was meant to be.
+    result = run_sluice("run", "--inptu", "x", "--output", "y", "--model", models["resnet18"], check=2)
+    assert "unknown option --inptu for 'run'" in result.stderr
+    result = run_sluice("bogus", check=2)
+    assert "unknown command 'bogus'; the commands are" in result.stderr and "predict" in result.stderr
     assert run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--topk", "0").returncode == 2
     assert run_sluice("run", "--input", "x", "--output", "y", "--model", models["resnet18"], "--normalize",
                       "weird").returncode == 2
