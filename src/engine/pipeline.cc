@@ -198,6 +198,11 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   const std::string device = predicting ? resolveDevice(options_.device) : "none";
   batchSize_ = options_.batchSize > 0 ? options_.batchSize : defaultBatchSize(device);
   resizeCrop_ = image::ResizeCropOptions{options_.resizeSize, options_.cropSize, options_.dctScalingMargin};
+  // Raw pixels in list columns are only cropped: --resize-size does not apply to them.
+  const bool onlyRawPixels = std::all_of(plan_.files.begin(), plan_.files.end(), [](const PlannedFile& file) {
+    return file.input->imageKind() != io::ImageColumnKind::kBinary;
+  });
+  if (onlyRawPixels) resizeCrop_.resizeSize = std::max(resizeCrop_.resizeSize, resizeCrop_.cropSize);
   SLUICE_RETURN_IF_ERROR(image::validate(resizeCrop_));
   cropBytes_ = RowDecoder(shape, resizeCrop_).cropBytes();
 

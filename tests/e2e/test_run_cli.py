@@ -150,6 +150,13 @@ def test_resume_finishes_a_file_that_limit_cut_short(tmp_path, dataset, models):
     assert "images: 0 (0 errors)" in result.stdout and "bottleneck: none (no images)" in result.stdout
 
 
+def test_resize_size_does_not_apply_to_raw_pixels(tmp_path, dataset, models):
+    folder, _ = dataset
+    result = run_sluice("run", "--input", folder / "part-00001.parquet", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", "--resize-size", "100", "--device", "cpu", check=0)
+    assert "images: 14 (0 errors)" in result.stdout
+
+
 def test_glob_input_selects_matching_files(tmp_path, dataset, models):
     folder, _ = dataset
     out = tmp_path / "out"
