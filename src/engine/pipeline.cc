@@ -181,6 +181,7 @@ class Pipeline {
   bool currentFileSkipped_ = false;
   int64_t currentFileImages_ = 0;
   int64_t currentFileErrors_ = 0;
+  std::string currentFileFirstError_;  // promoted to the report when the file commits
   std::unique_ptr<io::AtomicParquetWriter> writer_;
 };
 
@@ -377,6 +378,8 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
         if (sourceErrors && !sourceErrors->IsNull(i)) {
           auto view = static_cast<const arrow::StringArray&>(*sourceErrors).GetView(i);
           error.assign(view.data(), view.size());
+          // An empty reason is still a failure: the row has no crop to run (as in BatchPredictor).
+          if (error.empty()) error = "failed in an earlier stage";
           continue;
         }
         if (deferred && jpegBytes(*images, i).first) {
@@ -412,7 +415,9 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
 
 bool Pipeline::pushPreprocessed(int64_t index, UnitResult result, WorkerTimes& times) {
   if (!result.fileError.ok() && !options_.skipBadFiles) {
-    failure_.set(result.fileError.withAdvice(kSkipBadFilesAdvice));
+    // Skipping helps with a corrupt file, not with a storage or credentials failure.
+    failure_.set(result.fileError.code() == StatusCode::kInvalidData ? result.fileError.withAdvice(kSkipBadFilesAdvice)
+                                                                     : result.fileError);
     return false;
   }
   // A reused crop buffer holds an older unit's pixels where a row failed (and a failed decode may
@@ -576,6 +581,7 @@ Status Pipeline::writeUnit(UnitResult& unit) {
     currentFileSkipped_ = false;
     currentFileImages_ = 0;
     currentFileErrors_ = 0;
+    currentFileFirstError_.clear();
   }
   if (currentFileSkipped_) return Status::OK();
   if (!unit.fileError.ok()) {
@@ -593,9 +599,9 @@ Status Pipeline::writeUnit(UnitResult& unit) {
   int64_t failedRows = 0;
   for (int64_t row = 0; row < unit.unit.numRows; ++row) {
     if (!unit.rowFailed(row)) continue;
-    if (failedRows++ == 0 && report_.firstError.empty()) {
-      report_.firstError = planned.input->uri() + " row " + std::to_string(unit.unit.firstRow + row) + ": " +
-                           unit.errors[row];
+    if (failedRows++ == 0 && currentFileFirstError_.empty()) {
+      currentFileFirstError_ = planned.input->uri() + " row " + std::to_string(unit.unit.firstRow + row) + ": " +
+                               unit.errors[row];
     }
   }
   SLUICE_ASSIGN_OR_RETURN(auto batch, outputBuilder_->build(unit, planned.input->uri()));
@@ -609,6 +615,7 @@ Status Pipeline::writeUnit(UnitResult& unit) {
     ++report_.files;
     report_.images += currentFileImages_;
     report_.errors += currentFileErrors_;
+    if (report_.firstError.empty()) report_.firstError = currentFileFirstError_;
   }
   return Status::OK();
 }

@@ -66,7 +66,7 @@ Result<WorkPlan> planJob(const JobOptions& options) {
         plan.skippedFiles.push_back(opened.status().message());
         continue;
       }
-      if (opened.status().isUsageError()) return opened.status();
+      if (opened.status().code() != StatusCode::kInvalidData) return opened.status();
       return opened.status().withAdvice(kSkipBadFilesAdvice);
     }
     auto file = std::move(opened).value();

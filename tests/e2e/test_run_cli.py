@@ -84,6 +84,26 @@ def test_output_follows_the_contract(tmp_path, dataset, models):
     assert data["configuration"]["batch_size"] == 32 and data["configuration"]["topk"] == 3
 
 
+def test_predict_treats_an_empty_upstream_error_as_a_failed_row(tmp_path, dataset, models):
+    # A crop row whose error is "" (not null) has no crop to run, whatever the buffer it would be
+    # read from held before: it is a failed row, never a prediction.
+    folder, _ = dataset
+    run_sluice("preprocess", "--input", folder / "part-00000.parquet", "--output", tmp_path / "crops", check=0)
+    path = tmp_path / "crops" / "part-00000.parquet"
+    crops = pq.read_table(path)
+    errors = [None] * crops.num_rows
+    errors[3] = ""
+    index = crops.schema.get_field_index("error")
+    crops = crops.set_column(index, crops.schema.field(index), pa.array(errors, type=pa.string()))
+    pq.write_table(crops, path, row_group_size=8)  # the schema's crop-shape metadata stays
+    result = run_sluice("predict", "--input", tmp_path / "crops", "--model", models["resnet18"], "--output",
+                        tmp_path / "out", "--device", "cpu", "--batch-size", "4", "--cpu-workers", "1", check=0)
+    out = read_output(tmp_path / "out" / "part-00000.parquet")
+    assert out["error"][3] == "failed in an earlier stage" and out["label"][3] is None
+    assert all(error is None for i, error in enumerate(out["error"]) if i != 3)
+    assert "images: 21 (1 errors)" in result.stdout
+
+
 def test_two_stage_gives_the_same_predictions_as_one_pass(tmp_path, dataset, models):
     folder, _ = dataset
     run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "one",
