@@ -26,6 +26,9 @@ struct CommandRegistrar {
   explicit CommandRegistrar(CommandAdder adder) { commandRegistry().push_back(std::move(adder)); }
 };
 
+/// The signal (SIGINT or SIGTERM) that stopped a job, or 0. main() re-raises it at exit.
+int pendingStopSignal();
+
 /// Prints `status` as one sentence on stderr and returns the exit code it maps to (0, 1 or 2).
 int reportStatus(const Status& status);
 

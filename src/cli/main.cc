@@ -1,3 +1,4 @@
+#include <csignal>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -70,5 +71,9 @@ int main(int argc, char** argv) {
     }
   }
   sluice::io::finalizeStorage();
+  if (const int signal = sluice::cli::pendingStopSignal(); signal != 0) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
   return exitCode;
 }

@@ -151,25 +151,47 @@ Status finishOptions(RunFlags& flags, const CLI::App& command) {
 }
 
 // SIGINT/SIGTERM during a job: the first asks the pipeline to stop cleanly (temporary files
-// removed, complete outputs kept); SA_RESETHAND makes a second one end the process at once.
+// removed, complete outputs kept) and puts both signals back to their default, so a second one of
+// either ends the process at once. Once the job has stopped, main() re-raises the signal, so a shell
+// loop or a service manager sees the process end by it, as without the handler.
 std::atomic<bool> stopRequested{false};
 volatile std::sig_atomic_t stopSignal = 0;
 
 extern "C" void onStopSignal(int signal) {
+  const int savedErrno = errno;
   stopSignal = signal;
   stopRequested.store(true);  // lock-free, so safe in a handler
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   const char message[] = "\nsluice: stopping; interrupt again to quit at once\n";
   [[maybe_unused]] auto written = write(STDERR_FILENO, message, sizeof message - 1);
+  errno = savedErrno;
 }
 
-void stopCleanlyOnSignals() {
-  struct sigaction action {};
-  action.sa_handler = onStopSignal;
-  action.sa_flags = SA_RESETHAND;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
+/// Handlers for the job's duration. SIGPIPE is ignored meanwhile: Ctrl-C in `sluice run | tee log`
+/// also ends tee, and a write to its pipe must not kill sluice before it has cleaned up.
+class StopSignals {
+ public:
+  StopSignals() {
+    struct sigaction action {};
+    action.sa_handler = onStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGPIPE, SIG_DFL);
+  }
+};
+
+}  // namespace
+
+int pendingStopSignal() { return stopSignal; }
+
+namespace {
 
 /// Before the job: a --report that cannot be written would otherwise fail only after all the work.
 Status checkReportPath(const std::string& path) {
@@ -201,18 +223,17 @@ int runJobCommand(RunFlags& flags, const CLI::App& command) {
   Status status = finishOptions(flags, command);
   if (status.ok() && !flags.reportPath.empty()) status = checkReportPath(flags.reportPath);
   if (!status.ok()) return reportStatus(status);
-  stopCleanlyOnSignals();
   flags.job.stopRequested = &stopRequested;
   ProgressPrinter progress(flags.progress || !flags.noProgress);
   if (!flags.progress && !flags.noProgress && !isatty(STDERR_FILENO)) progress = ProgressPrinter(false);
-  auto report = engine::runJob(flags.job, engine::makeBackend, [&](int64_t done, int64_t total, double seconds) {
-    progress.update(done, total, seconds);
-  });
-  progress.finish();
-  if (!report.ok() && report.status().code() == StatusCode::kCancelled && stopSignal != 0) {
-    reportStatus(report.status());
-    return 128 + stopSignal;  // as the shell reports a process ended by that signal
+  Result<engine::JobReport> report = Status::Internal("the job did not run");
+  {
+    StopSignals stopSignals;
+    report = engine::runJob(flags.job, engine::makeBackend, [&](int64_t done, int64_t total, double seconds) {
+      progress.update(done, total, seconds);
+    });
   }
+  progress.finish();
   if (!report.ok()) return reportStatus(report.status());
   std::cout << report->summary();
   if (!flags.reportPath.empty()) {

@@ -644,6 +644,7 @@ void Pipeline::writerWorker(WorkerTimes& times) {
 
 Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const ProgressCallback& onProgress) {
   SLUICE_RETURN_IF_ERROR(prepare(makeBackend));
+  if (options_.stopRequested && options_.stopRequested->load()) return Status::Cancelled("the job was interrupted");
   const bool predicting = options_.mode != JobMode::kPreprocess;
   report_.startupSeconds = secondsSince(start_);
   auto pipelineStart = Clock::now();
@@ -758,6 +759,7 @@ Result<JobReport> runJob(const JobOptions& options, const BackendFactory& makeBa
   }
   if (options.topk < 1) return Status::InvalidArgument("--topk must be at least 1");
   SLUICE_ASSIGN_OR_RETURN(auto plan, planJob(options));
+  if (options.stopRequested && options.stopRequested->load()) return Status::Cancelled("the job was interrupted");
   Pipeline pipeline(options, std::move(plan));
   return pipeline.run(makeBackend, onProgress);
 }
