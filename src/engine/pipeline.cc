@@ -233,9 +233,11 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   const int64_t readBytes = kReadBatchRows * shape.bytes() * 9 + (8LL << 20);
   // A GPU decode worker also holds its unit's encoded bytes while the GPU decodes them.
   const int64_t gpuWorkers = static_cast<int64_t>(gpuDecodeDevices_.size());
-  // When predicting, each worker's next crop buffer may wait in the pool (crops are written, not
-  // recycled, when preprocessing).
-  const int64_t pooledBuffers = predicting ? workers_ + gpuWorkers : 0;
+  // When predicting, a few crop buffers wait in the pool between an inference worker's giving and
+  // a preprocessing worker's taking (crops are written, not recycled, when preprocessing). Two per
+  // inference worker: enough to catch most hand-backs, small enough not to crowd the queues (a
+  // unit of a 1,000-row row group is ~150 MB).
+  const int64_t pooledBuffers = predicting ? 2 * static_cast<int64_t>(backends_.size()) : 0;
   cropBuffers_ = std::make_unique<BufferPool>(pooledBuffers);
   const int64_t stageBytes =
       (workers_ + 2 * gpuWorkers + 2 * static_cast<int64_t>(backends_.size()) + pooledBuffers) * unitBytes +
