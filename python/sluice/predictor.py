@@ -108,7 +108,9 @@ class BatchPredictor:
     def predict(self, batch: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
         """One batch in, its output rows out (in input order); a Table in, a Table out."""
         if isinstance(batch, pa.Table):
-            outputs = list(self.map_batches([batch]))
+            # One batch per call (no batch held in flight across an exception), chunks coalesced so
+            # small chunks do not each cost a padded batch.
+            outputs = [self.predict(piece) for piece in batch.combine_chunks().to_batches()]
             if not outputs:  # a table with no batches at all
                 return self.output_schema(batch.schema).empty_table()
             return pa.Table.from_batches(outputs)

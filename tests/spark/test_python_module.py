@@ -101,9 +101,12 @@ def test_predict_takes_a_table_and_refuses_what_is_not_arrow(sluice_module, imag
     table = pq.read_table(folder / "a.parquet")
     predictor = sluice_module.BatchPredictor(resnet18, batch_size=BATCH, source_path="a")
     from_table = predictor.predict(table)
-    from_batch = predictor.predict(table.combine_chunks().to_batches()[0])
+    # A fresh predictor: `row` counts on from one call to the next.
+    from_batch = sluice_module.BatchPredictor(resnet18, batch_size=BATCH, source_path="a").predict(
+        table.combine_chunks().to_batches()[0])
     assert isinstance(from_table, pa.Table)
-    assert from_table.column("label").to_pylist() == from_batch.column("label").to_pylist()
+    for column in ("path", "row", "label"):
+        assert from_table.column(column).to_pylist() == from_batch.column(column).to_pylist()
     with pytest.raises(TypeError, match="expected a pyarrow.RecordBatch, got builtins.str"):
         predictor.predict("images.parquet")
 
