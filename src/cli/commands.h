@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/status.h"
@@ -37,9 +38,14 @@ int reportStatus(const Status& status);
 inline CLI::Validator wholeNumberAtLeast(int64_t minimum) {
   return CLI::Validator(
       [minimum](std::string& text) -> std::string {
+        // Spaces around the number and a leading '+' are allowed, as CLI11's own conversion does.
+        const size_t first = text.find_first_not_of(' '), last = text.find_last_not_of(' ');
+        std::string_view digits = first == std::string::npos ? std::string_view() :
+                                  std::string_view(text).substr(first, last - first + 1);
+        if (digits.size() > 1 && digits[0] == '+') digits.remove_prefix(1);
         int64_t value = 0;
-        const char* end = text.data() + text.size();
-        auto [stop, error] = std::from_chars(text.data(), end, value);
+        const char* end = digits.data() + digits.size();
+        auto [stop, error] = std::from_chars(digits.data(), end, value);
         if (error == std::errc::result_out_of_range) return "'" + text + "' is too large";
         if (error != std::errc() || stop != end) return "'" + text + "' is not a whole number";
         if (value < minimum) return "must be at least " + std::to_string(minimum) + ", got " + text;

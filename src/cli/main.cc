@@ -41,10 +41,12 @@ std::string unknownName(const CLI::App& app, int argc, char** argv) {
     std::string name = argv[i];
     if (name == "--") break;
     if (name.rfind("--", 0) != 0) continue;
+    const bool valueAttached = name.find('=') != std::string::npos;
     name = name.substr(0, name.find('='));
-    if (!command->get_option_no_throw(name)) {
-      return "unknown option " + name + " for '" + argv[1] + "' (see sluice " + argv[1] + " --help)";
-    }
+    const CLI::Option* option = command->get_option_no_throw(name);
+    if (!option) return "unknown option " + name + " for '" + argv[1] + "' (see sluice " + argv[1] + " --help)";
+    // The next word is this option's value, whatever it looks like (`--output --odd-name`).
+    if (!valueAttached && option->get_items_expected_min() > 0) ++i;
   }
   return "";
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "model/protobuf_wire_reader.h"
 
@@ -374,9 +375,13 @@ Result<OnnxModel> parseOnnxModel(std::string_view bytes, const std::string& sour
 }
 
 Result<OnnxModel> readOnnxFile(const std::string& path) {
-  std::error_code missing;
-  if (!std::filesystem::exists(path, missing)) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found) {
     return Status::InvalidArgument("model " + path + " is not a valid ONNX file: it does not exist");
+  }
+  if (status.type() == std::filesystem::file_type::directory) {
+    return Status::InvalidArgument("model " + path + " is not a valid ONNX file: it is a directory");
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
@@ -384,19 +389,26 @@ Result<OnnxModel> readOnnxFile(const std::string& path) {
                                    " is not a valid ONNX file: it cannot be opened (check the "
                                    "path and permissions)");
   }
-  // One read into a buffer of the file's size: a stream copy grows its string by doubling, which
-  // for a 100 MB model costs more start-up time than parsing it.
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    return Status::InvalidArgument("model " + path + " is not a valid ONNX file: it is a directory");
+  std::string bytes;
+  if (status.type() == std::filesystem::file_type::regular) {
+    // One read into a buffer of the opened file's size: a stream copy grows its string by
+    // doubling, which for a 100 MB model costs more start-up time than parsing it.
+    file.seekg(0, std::ios::end);
+    const std::streamoff size = file.tellg();
+    file.seekg(0, std::ios::beg);
+    if (size < 0 || !file) {
+      return Status::InvalidArgument("model " + path + " is not a valid ONNX file: its size cannot be read");
+    }
+    bytes.resize(static_cast<size_t>(size));
+    file.read(bytes.data(), size);
+    bytes.resize(static_cast<size_t>(file.gcount()));  // a file cut short meanwhile fails to parse
+  } else {
+    // A pipe or another stream (`--model <(...)`): no size to ask for.
+    std::ostringstream contents;
+    contents << file.rdbuf();
+    bytes = std::move(contents).str();
   }
-  const auto size = std::filesystem::file_size(path, error);
-  if (error) {
-    return Status::InvalidArgument("model " + path + " is not a valid ONNX file: its size cannot be read (" +
-                                   error.message() + ")");
-  }
-  std::string bytes(size, '\0');
-  if (!file.read(bytes.data(), static_cast<std::streamsize>(size))) {
+  if (file.bad()) {
     return Status::InvalidArgument("model " + path + " is not a valid ONNX file: reading it failed");
   }
   if (bytes.empty()) {
