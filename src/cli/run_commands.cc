@@ -113,8 +113,9 @@ void addModelFlags(CLI::App& command, RunFlags& flags) {
                      "fp32 (true FP32), tf32, fp16 or bf16; auto: fp16 on GPUs, fp32 on the CPU")
       ->check(CLI::IsMember({"auto", "fp32", "tf32", "fp16", "bf16"}))
       ->capture_default_str();
-  command.add_option("--batch-size", job.batchSize, "images per inference batch (default: 32 on CPU, 256 on GPUs); a short batch (the last, or one "
-                     "sent early while preprocessing catches up) runs padded to this size: it costs a full "
+  command.add_option("--batch-size", job.batchSize,
+                     "images per inference batch (default: 32 on CPU, 256 on GPUs); a short batch (the last, or "
+                     "one sent early while preprocessing catches up) runs padded to this size: it costs a full "
                      "batch, and predictions do not depend on how rows fell into batches")
       ->check(wholeNumberAtLeast(1));
   command.add_option("--inference-workers", job.inferenceWorkers,
@@ -197,7 +198,9 @@ namespace {
 Status checkReportPath(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code error;
-  if (fs::is_directory(path, error)) return Status::InvalidArgument("--report " + path + " is a folder; give a file name");
+  if (fs::is_directory(path, error)) {
+    return Status::InvalidArgument("--report " + path + " is a folder; give a file name");
+  }
   fs::path folder = fs::path(path).parent_path();
   if (folder.empty()) folder = ".";
   if (!fs::is_directory(folder, error)) {

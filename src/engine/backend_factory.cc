@@ -64,9 +64,9 @@ Result<std::vector<backend::BackendOptions>> planBackends(const DeviceRequest& r
   std::vector<int> gpus;
   if (device == "cpu") {
     if (!request.devices.empty()) {
-      return Status::InvalidArgument(request.device == "cpu" ? std::string("--devices selects GPUs; it needs --device cuda")
-                                                             : "--devices selects GPUs, but --device auto chose the "
-                                                               "CPU: " + noGpuReason());
+      return Status::InvalidArgument(request.device == "cpu"
+                                         ? std::string("--devices selects GPUs; it needs --device cuda")
+                                         : "--devices selects GPUs, but --device auto chose the CPU: " + noGpuReason());
     }
     if (precision != backend::Precision::kFp32) {
       return Status::InvalidArgument("--precision " + precisionName +

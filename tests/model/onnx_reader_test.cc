@@ -44,8 +44,9 @@ TEST(OnnxReaderTest, MissingFileIsInvalidArgumentNamingTheFile) {
   auto model = readOnnxFile("/nonexistent/dir/model.onnx");
   ASSERT_FALSE(model.ok());
   EXPECT_EQ(model.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(model.status().message().find("model /nonexistent/dir/model.onnx is not a valid ONNX file: it does not exist"),
-            std::string::npos);
+  EXPECT_NE(
+      model.status().message().find("model /nonexistent/dir/model.onnx is not a valid ONNX file: it does not exist"),
+      std::string::npos);
 }
 
 TEST(OnnxReaderTest, DirectoryAndEmptyFileAreInvalidArgumentsNamingThePath) {
