@@ -12,6 +12,7 @@
 #include "engine/backend_factory.h"
 #include "engine/batch_runner.h"
 #include "engine/unit_result.h"
+#include "engine/work_plan.h"
 #include "io/arrow_status.h"
 
 namespace sluice::engine {
@@ -251,7 +252,7 @@ void BatchPredictor::preprocess(Prepared& prepared) const {
       uint8_t* crop = unit.crops.data() + row * cropBytes;
       if (sourceErrors && !sourceErrors->IsNull(row)) {
         error = std::string(sourceErrors->GetView(row));
-        if (error.empty()) error = "failed in an earlier stage";
+        if (error.empty()) error = kEarlierStageFailure;
         continue;
       }
       if (!narrow || images->IsNull(row)) {

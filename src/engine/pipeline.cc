@@ -380,8 +380,7 @@ UnitResult Pipeline::preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
         if (sourceErrors && !sourceErrors->IsNull(i)) {
           auto view = static_cast<const arrow::StringArray&>(*sourceErrors).GetView(i);
           error.assign(view.data(), view.size());
-          // An empty reason is still a failure: the row has no crop to run (as in BatchPredictor).
-          if (error.empty()) error = "failed in an earlier stage";
+          if (error.empty()) error = kEarlierStageFailure;
           continue;
         }
         if (deferred && jpegBytes(*images, i).first) {

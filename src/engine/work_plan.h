@@ -33,6 +33,9 @@ struct PlannedFile {
 inline constexpr const char* kSourcePathColumn = "path";
 inline constexpr const char* kSourceRowColumn = "row";
 inline constexpr const char* kSourceErrorColumn = "error";
+/// The reason given for a crop row whose upstream error is an empty string (not null): it failed
+/// but has no reason, and has no crop to run either.
+inline constexpr const char* kEarlierStageFailure = "failed in an earlier stage";
 /// File metadata key written by `sluice preprocess`: the crop shape, "H,W,C".
 inline constexpr const char* kCropShapeMetadataKey = "sluice.crop_shape";
 
