@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <set>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/progress_printer.h"
@@ -18,6 +20,8 @@
 #include "core/system_memory.h"
 #include "engine/backend_factory.h"
 #include "engine/pipeline.h"
+#include "io/input_listing.h"
+#include "io/storage.h"
 
 namespace sluice::cli {
 
@@ -213,6 +217,29 @@ Status checkReportPath(const std::string& path) {
   return Status::OK();
 }
 
+/// Before the job: files already in --output that this job will not write stay there, and a reader
+/// of the folder would mix them with this job's output (an earlier run on other input, say).
+/// Only the CLI says so: Spark tasks share an output folder by design.
+void noteOtherOutputs(const engine::JobOptions& job) {
+  if (job.resume) return;  // resuming means the folder holds earlier output on purpose
+  auto output = io::resolveLocation(job.output, job.storage);
+  auto existing = output.ok() ? io::listInputFiles(*output) : Result<std::vector<io::InputFile>>(output.status());
+  if (!existing.ok() || existing->empty()) return;
+  auto input = io::resolveLocation(job.input, job.storage);
+  auto inputs = input.ok() ? io::listInputFiles(*input) : Result<std::vector<io::InputFile>>(input.status());
+  if (!inputs.ok()) return;  // the job itself will say why
+  std::set<std::string> written;
+  for (const auto& file : *inputs) written.insert(file.relativePath);
+  std::vector<std::string> others;
+  for (const auto& file : *existing) {
+    if (!written.count(file.relativePath)) others.push_back(file.relativePath);
+  }
+  if (others.empty()) return;
+  std::cerr << "sluice: note: " << job.output << " already holds " << others.size()
+            << " Parquet file(s) this job does not write (e.g. " << others.front()
+            << "); they are left as they are\n";
+}
+
 Status writeReport(const engine::JobReport& report, const std::string& path) {
   std::ofstream out(path);
   if (!out) return Status::IoError("cannot write the report to " + path + " (" + std::strerror(errno) + ")");
@@ -226,6 +253,7 @@ int runJobCommand(RunFlags& flags, const CLI::App& command) {
   Status status = finishOptions(flags, command);
   if (status.ok() && !flags.reportPath.empty()) status = checkReportPath(flags.reportPath);
   if (!status.ok()) return reportStatus(status);
+  noteOtherOutputs(flags.job);
   flags.job.stopRequested = &stopRequested;
   ProgressPrinter progress(flags.progress || !flags.noProgress);
   if (!flags.progress && !flags.noProgress && !isatty(STDERR_FILENO)) progress = ProgressPrinter(false);

@@ -177,6 +177,18 @@ def test_resize_size_does_not_apply_to_raw_pixels(tmp_path, dataset, models):
     assert "images: 14 (0 errors)" in result.stdout
 
 
+def test_files_this_job_does_not_write_are_pointed_out(tmp_path, dataset, models):
+    folder, _ = dataset
+    out = tmp_path / "out"
+    first = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", out, "--limit", "4",
+                       "--device", "cpu", check=0)
+    assert "note:" not in first.stderr
+    again = run_sluice("run", "--input", folder / "part-00001.parquet", "--model", models["resnet18"], "--output", out,
+                       "--limit", "4", "--device", "cpu", check=0)
+    assert f"note: {out} already holds 1 Parquet file(s) this job does not write (e.g. part-00000.parquet)" in \
+        again.stderr
+
+
 def test_glob_input_selects_matching_files(tmp_path, dataset, models):
     folder, _ = dataset
     out = tmp_path / "out"
