@@ -1,7 +1,9 @@
 """BatchPredictor: the native engine on pyarrow record batches, through the Arrow C Data Interface."""
 from __future__ import annotations
 
+import inspect
 import os
+import re
 from typing import Iterable, Iterator, Sequence
 
 import pyarrow as pa  # loads the Arrow C++ libraries the native module links against
@@ -25,6 +27,16 @@ def check_arguments(mode: str, precision: str, model) -> None:
 def has_cuda() -> bool:
     """True when this build of sluice has the CUDA backend and a GPU is visible (device 'auto' uses it)."""
     return _native.has_cuda()
+
+
+def _keyword_names(error: Exception, keywords) -> Exception:
+    """The engine's messages name CLI flags (--crop-size); in Python the same error names the keyword
+    argument (crop_size). Returns an exception of the same type with the names replaced."""
+    def name(match):
+        keyword = match.group(1).replace("-", "_")
+        return keyword if keyword in keywords else match.group(0)
+    message = re.sub(r"--([a-z][a-z-]*)", name, str(error))
+    return type(error)(message) if message != str(error) else error
 
 
 def _export(batch: pa.RecordBatch) -> "_native.CData":
@@ -82,7 +94,16 @@ class BatchPredictor:
         options.first_row = int(first_row)
         options.error_column = error_column or ""
         options.variable_size_lists = bool(variable_size_lists)
-        self._native = _native.Predictor(options)
+        try:
+            self._native = _native.Predictor(options)
+        except ValueError as error:
+            raise _keyword_names(error, _KEYWORDS) from None
+
+    def _submit(self, batch: pa.RecordBatch) -> None:
+        try:
+            self._native.submit(_export(batch))
+        except ValueError as error:
+            raise _keyword_names(error, _KEYWORDS) from None
 
     @property
     def device_name(self) -> str:
@@ -114,7 +135,7 @@ class BatchPredictor:
             if not outputs:  # a table with no batches at all
                 return self.output_schema(batch.schema).empty_table()
             return pa.Table.from_batches(outputs)
-        self._native.submit(_export(batch))
+        self._submit(batch)
         return self._collect()
 
     def map_batches(self, batches: Iterable[pa.RecordBatch], max_rows: int = 0) -> Iterator[pa.RecordBatch]:
@@ -128,8 +149,12 @@ class BatchPredictor:
             for piece in pieces:
                 step = max_rows if max_rows > 0 else max(piece.num_rows, 1)
                 for start in range(0, max(piece.num_rows, 1), step):
-                    self._native.submit(_export(piece.slice(start, step)))
+                    self._submit(piece.slice(start, step))
                     while self._native.pending > 1:
                         yield self._collect()
         while self._native.pending > 0:
             yield self._collect()
+
+
+# The keyword arguments of BatchPredictor, which its errors name instead of the CLI's flags.
+_KEYWORDS = frozenset(inspect.signature(BatchPredictor.__init__).parameters) - {"self"}

@@ -96,6 +96,12 @@ def test_an_unreadable_model_is_a_value_error_and_a_missing_one_file_not_found(s
         sluice_module.BatchPredictor(tmp_path / "missing.onnx")
 
 
+def test_errors_name_keyword_arguments_not_cli_flags(sluice_module, resnet18):
+    with pytest.raises(ValueError, match="set crop_size to match the model") as raised:
+        sluice_module.BatchPredictor(resnet18, crop_size=112)
+    assert "--" not in str(raised.value)
+
+
 def test_predict_takes_a_table_and_refuses_what_is_not_arrow(sluice_module, image_dataset, resnet18):
     folder, _ = image_dataset
     table = pq.read_table(folder / "a.parquet")
