@@ -1,6 +1,7 @@
 #include "engine/work_plan.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "io/arrow_status.h"
 #include "io/input_listing.h"
@@ -41,16 +42,16 @@ Result<WorkPlan> planJob(const JobOptions& options) {
       return Status::InvalidArgument("output " + plan.output.uriOf(outputPath) +
                                      " would overwrite its input; choose another --output");
     }
-    bool outputExists = false;
+    std::optional<arrow::fs::FileInfo> existingOutput;
     if (options.resume) {
       auto existing = plan.output.fileSystem->GetFileInfo(outputPath);
-      outputExists = existing.ok() && existing->IsFile();
+      if (existing.ok() && existing->IsFile()) existingOutput = *existing;
     }
     auto opened = io::ParquetImageFile::Open(plan.input, inputFile, options.imageColumn, options.passThrough);
-    if (outputExists && opened.ok()) {
+    if (existingOutput && opened.ok()) {
       // Done only if it has a row for every input row: a job stopped by --limit commits the file
       // it cut short, and --resume must finish that one.
-      auto outputRows = io::parquetRowCount(plan.output, outputPath);
+      auto outputRows = io::parquetRowCount(plan.output, *existingOutput);
       if (outputRows.ok() && *outputRows == (*opened)->numRows()) {
         plan.resumedFiles.push_back(plan.input.uriOf(inputFile.path));
         continue;

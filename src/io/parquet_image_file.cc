@@ -118,9 +118,9 @@ class OwningBatchReader : public arrow::RecordBatchReader {
 
 }  // namespace
 
-Result<int64_t> parquetRowCount(const Location& location, const std::string& path) {
-  const std::string uri = location.uriOf(path);
-  SLUICE_ASSIGN_OR_RETURN_ARROW(auto input, location.fileSystem->OpenInputFile(path), "opening " + uri);
+Result<int64_t> parquetRowCount(const Location& location, const arrow::fs::FileInfo& info) {
+  const std::string uri = location.uriOf(info.path());
+  SLUICE_ASSIGN_OR_RETURN_ARROW(auto input, location.fileSystem->OpenInputFile(info), "opening " + uri);
   try {
     return parquet::ParquetFileReader::Open(input, readerProperties())->metadata()->num_rows();
   } catch (const parquet::ParquetException& error) {

@@ -39,8 +39,9 @@ class PixelSink {
   virtual void endRow(int64_t row, const Row& summary) = 0;
 };
 
-/// The number of rows `path` (a Parquet file under `location`) says it holds, from its footer.
-Result<int64_t> parquetRowCount(const Location& location, const std::string& path);
+/// The number of rows a Parquet file under `location` says it holds, from its footer. `info` as
+/// the filesystem listed it (with its size: on S3 that saves a request).
+Result<int64_t> parquetRowCount(const Location& location, const arrow::fs::FileInfo& info);
 
 class ParquetImageFile {
  public:

@@ -59,3 +59,22 @@ def test_unreachable_endpoint_fails_quickly_with_a_clear_message(tmp_path, model
     assert result.returncode == 1, result.stderr
     assert "s3://images/seed" in result.stderr
     assert time.time() - start < 60
+
+
+def test_resume_on_s3_finishes_an_output_that_limit_cut_short(tmp_path, models, moto_endpoint):
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="resume")
+    write_seed_parquet(tmp_path / "a.parquet", smooth_images(6, seed=8), row_group_size=2)
+    write_seed_parquet(tmp_path / "b.parquet", smooth_images(3, seed=9))
+    for name in ("a.parquet", "b.parquet"):
+        s3.upload_file(str(tmp_path / name), "resume", f"in/{name}")
+    flags = ("--model", models["resnet18"], "--s3-endpoint", moto_endpoint, "--device", "cpu")
+    run_sluice("run", "--input", "s3://resume/in", "--output", "s3://resume/out", "--limit", "4", *flags, check=0)
+    result = run_sluice("run", "--input", "s3://resume/in", "--output", "s3://resume/out", "--resume", *flags,
+                        check=0)
+    assert "images: 9 (0 errors) in 2 files" in result.stdout and "4 of 6 rows" in result.stdout
+    for name, rows in (("a.parquet", 6), ("b.parquet", 3)):
+        body = s3.get_object(Bucket="resume", Key=f"out/{name}")["Body"].read()
+        assert pq.read_table(io.BytesIO(body)).column("row").to_pylist() == list(range(rows))
+    again = run_sluice("run", "--input", "s3://resume/in", "--output", "s3://resume/out", "--resume", *flags, check=0)
+    assert "images: 0 (0 errors)" in again.stdout and "2 inputs already had output" in again.stdout
