@@ -103,8 +103,9 @@ void addDatagenCommand(CLI::App& root, int& exitCode) {
                     ->capture_default_str()->check(CLI::Range(1, 16384));
   command->add_option("--threads", dataset.numThreads, "Threads generating pixels (0 = all cores)")
       ->capture_default_str()->check(wholeNumberAtLeast(0));
-  command->add_flag("--progress", options->progress, "Print progress on stderr (default: when it is a terminal)");
-  command->add_flag("--no-progress", options->noProgress, "No progress");
+  auto* progress =
+      command->add_flag("--progress", options->progress, "Print progress on stderr (default: when it is a terminal)");
+  command->add_flag("--no-progress", options->noProgress, "No progress")->excludes(progress);
   command->callback([options, height, width, &exitCode] {
     options->sizeGiven = height->count() > 0 || width->count() > 0;
     exitCode = reportStatus(runDatagen(*options));
