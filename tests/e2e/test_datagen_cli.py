@@ -17,7 +17,8 @@ def test_progress_in_a_log_is_whole_lines_and_older_files_are_pointed_out(tmp_pa
     result = run_sluice("datagen", "--out", out, "--images", "20", "--images-per-file", "5", "--height", "32",
                         "--width", "32", "--progress", check=0)
     lines = [line for line in result.stderr.splitlines() if line.startswith("datagen: ")]
-    assert "\r" not in result.stderr and 1 < len(lines) <= 11 and lines[-1] == "datagen: 20 / 20 images"
+    # At most one line per tenth (how many depends on how the generator threads finish), the last the total.
+    assert "\r" not in result.stderr and 1 <= len(lines) <= 11 and lines[-1] == "datagen: 20 / 20 images"
     assert "warning" not in result.stderr
 
     result = run_sluice("datagen", "--out", out, "--images", "5", "--images-per-file", "5", "--height", "32",
