@@ -1,7 +1,8 @@
 #include "engine/work_plan.h"
 
 #include <algorithm>
-#include <optional>
+#include <atomic>
+#include <thread>
 
 #include "io/arrow_status.h"
 #include "io/input_listing.h"
@@ -19,6 +20,31 @@ Status checkSameLayout(const io::ParquetImageFile& first, const io::ParquetImage
                                  " (preprocessed and raw inputs are mixed)");
 }
 
+/// Footers are read by this many threads at most: on S3 each footer costs a round trip or two, and a
+/// dataset of thousands of files read one footer after another would spend minutes before any work.
+constexpr size_t kFooterReaders = 16;
+
+/// Runs task(0) ... task(count - 1) on up to kFooterReaders threads; returns when all are done.
+/// Tasks must not throw.
+template <typename Task>
+void forEachConcurrently(size_t count, const Task& task) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < count; i = next++) task(i);
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min(count, kFooterReaders); ++t) threads.emplace_back(work);
+  work();
+  for (auto& thread : threads) thread.join();
+}
+
+/// What planning learns about one input file before deciding anything.
+struct InputInspection {
+  Result<std::unique_ptr<io::ParquetImageFile>> opened = Status::Internal("not inspected");
+  bool hasOutput = false;  // --resume: an output file exists
+  Result<int64_t> outputRows = Status::Internal("not read");
+};
+
 }  // namespace
 
 Result<WorkPlan> planJob(const JobOptions& options) {
@@ -35,23 +61,34 @@ Result<WorkPlan> planJob(const JobOptions& options) {
   plan.extraColumns = options.passThrough;
   plan.imageShape = options.imageShape;
 
-  bool layoutDecided = false;
   for (const auto& inputFile : inputFiles) {
     std::string outputPath = plan.output.join(inputFile.relativePath);
     if (plan.output.isS3 == plan.input.isS3 && outputPath == inputFile.path) {
       return Status::InvalidArgument("output " + plan.output.uriOf(outputPath) +
                                      " would overwrite its input; choose another --output");
     }
-    std::optional<arrow::fs::FileInfo> existingOutput;
-    if (options.resume) {
-      auto existing = plan.output.fileSystem->GetFileInfo(outputPath);
-      if (existing.ok() && existing->IsFile()) existingOutput = *existing;
-    }
-    auto opened = io::ParquetImageFile::Open(plan.input, inputFile, options.imageColumn, options.passThrough);
-    if (existingOutput && opened.ok()) {
+  }
+  std::vector<InputInspection> inspections(inputFiles.size());
+  forEachConcurrently(inputFiles.size(), [&](size_t i) {
+    InputInspection& inspection = inspections[i];
+    inspection.opened = io::ParquetImageFile::Open(plan.input, inputFiles[i], options.imageColumn,
+                                                   options.passThrough);
+    if (!options.resume || !inspection.opened.ok()) return;
+    auto existing = plan.output.fileSystem->GetFileInfo(plan.output.join(inputFiles[i].relativePath));
+    if (!existing.ok() || !existing->IsFile()) return;
+    inspection.hasOutput = true;
+    inspection.outputRows = io::parquetRowCount(plan.output, *existing);
+  });
+
+  bool layoutDecided = false;
+  for (size_t i = 0; i < inputFiles.size(); ++i) {
+    const io::InputFile& inputFile = inputFiles[i];
+    std::string outputPath = plan.output.join(inputFile.relativePath);
+    auto& opened = inspections[i].opened;
+    if (inspections[i].hasOutput) {
       // Done only if it has a row for every input row: a job stopped by --limit commits the file
       // it cut short, and --resume must finish that one.
-      auto outputRows = io::parquetRowCount(plan.output, *existingOutput);
+      const auto& outputRows = inspections[i].outputRows;
       if (outputRows.ok() && *outputRows == (*opened)->numRows()) {
         plan.resumedFiles.push_back(plan.input.uriOf(inputFile.path));
         continue;
@@ -95,10 +132,13 @@ Result<WorkPlan> planJob(const JobOptions& options) {
   // The source columns are read by leaf index, chosen when a file is opened: reopen the footers
   // (a cheap read) now that the layout is known.
   if (plan.hasSourceColumns) {
-    for (auto& planned : plan.files) {
-      SLUICE_ASSIGN_OR_RETURN(planned.input,
-                              io::ParquetImageFile::Open(plan.input, planned.input->file(), options.imageColumn,
-                                                         plan.extraColumns));
+    std::vector<InputInspection> reopened(plan.files.size());
+    forEachConcurrently(plan.files.size(), [&](size_t i) {
+      reopened[i].opened = io::ParquetImageFile::Open(plan.input, plan.files[i].input->file(), options.imageColumn,
+                                                      plan.extraColumns);
+    });
+    for (size_t i = 0; i < plan.files.size(); ++i) {
+      SLUICE_ASSIGN_OR_RETURN(plan.files[i].input, std::move(reopened[i].opened));
     }
   }
 

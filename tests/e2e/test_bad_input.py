@@ -75,6 +75,29 @@ def test_skip_bad_files_skips_and_lists_them(tmp_path, models):
     assert len(skipped) == 1 and "b.parquet" in skipped[0]
 
 
+def test_footers_read_concurrently_keep_the_listing_order_for_skips_and_errors(tmp_path):
+    # Planning reads footers on several threads; what it reports must not depend on which finished first.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = {7, 23, 31}
+    for index in range(40):
+        path = folder / f"part-{index:02d}.parquet"
+        if index in bad:
+            path.write_bytes(b"not parquet" * (index + 1))
+        else:
+            write_seed_parquet(path, smooth_images(1, height=32, width=32, seed=index))
+    flags = ("--image-shape", "32,32,3", "--resize-size", "32", "--crop-size", "16", "--no-progress")
+    failed = run_sluice("preprocess", "--input", folder, "--output", tmp_path / "failed", *flags, check=1)
+    assert "part-07.parquet" in failed.stderr and "part-23" not in failed.stderr
+    report = tmp_path / "report.json"
+    run_sluice("preprocess", "--input", folder, "--output", tmp_path / "out", "--skip-bad-files", "--report",
+               report, *flags, check=0)
+    skipped = json.loads(report.read_text())["skipped_files"]
+    assert [name.split(" ")[0].rsplit("/", 1)[1] for name in skipped] == [
+        f"part-{index:02d}.parquet" for index in sorted(bad)]
+    assert all_files(tmp_path / "out") == [f"part-{index:02d}.parquet" for index in range(40) if index not in bad]
+
+
 def corrupt_middle(path):
     """Zeroes 4 KB in the middle of a Parquet file: its data pages break, its footer stays valid."""
     data = bytearray(path.read_bytes())
