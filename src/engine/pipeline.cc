@@ -131,7 +131,9 @@ nlohmann::json configurationJson(const JobOptions& options, int64_t batchSize, i
 
 class Pipeline {
  public:
-  Pipeline(const JobOptions& options, WorkPlan plan) : options_(options), plan_(std::move(plan)) {}
+  // `start`: when the job began, before planning, so that listing and reading footers count in its time.
+  Pipeline(const JobOptions& options, WorkPlan plan, Clock::time_point start)
+      : options_(options), plan_(std::move(plan)), start_(start) {}
 
   Result<JobReport> run(const BackendFactory& makeBackend, const ProgressCallback& onProgress);
 
@@ -151,7 +153,7 @@ class Pipeline {
 
   const JobOptions& options_;
   WorkPlan plan_;
-  Clock::time_point start_ = Clock::now();
+  Clock::time_point start_;
   std::vector<std::unique_ptr<backend::InferenceBackend>> backends_;  // one per inference worker
   image::ResizeCropOptions resizeCrop_;
   int64_t cropBytes_ = 0;
@@ -759,9 +761,10 @@ Result<JobReport> runJob(const JobOptions& options, const BackendFactory& makeBa
     return Status::InvalidArgument("no model given; pass --model FILE.onnx");
   }
   if (options.topk < 1) return Status::InvalidArgument("--topk must be at least 1");
+  const Clock::time_point start = Clock::now();
   SLUICE_ASSIGN_OR_RETURN(auto plan, planJob(options));
   if (options.stopRequested && options.stopRequested->load()) return Status::Cancelled("the job was interrupted");
-  Pipeline pipeline(options, std::move(plan));
+  Pipeline pipeline(options, std::move(plan), start);
   return pipeline.run(makeBackend, onProgress);
 }
 
