@@ -9,7 +9,10 @@ def main(path):
     model = {}
     for line in lines:
         if "batch_size" in line and "iterations" in line:
-            who = "pytorch" if "peer" in line else "sluice " + line.get("cudnn_algorithms", "heuristic")
+            if "peer" in line:
+                who = "pytorch compile" if "torch.compile" in line["peer"] else "pytorch"
+            else:
+                who = "sluice " + line.get("cudnn_algorithms", "heuristic")
             model[(who, line["precision"], line["batch_size"])] = (line["images_per_second"],
                                                                   line.get("setup_seconds"))
     print("# GPU measurements (issue 3), sluice and PyTorch in the same run\n")
@@ -25,6 +28,14 @@ def main(path):
         setup_text = f"{setup:.2f}" if setup is not None else "-"
         print(f"| {batch} | {precision} | {who.split(' ', 1)[1]} | {rate:,.0f} | {setup_text} | "
               + (f"{peer:,.0f} | {ratio} |" if peer else "- | - |"))
+    compiled = [(key, value) for key, value in model.items() if key[0] == "pytorch compile"]
+    if compiled:
+        print("\n| batch | precision | PyTorch torch.compile max-autotune | sluice (heuristic) | ratio |")
+        print("|---|---|---|---|---|")
+        for (_, precision, batch), (rate, _) in sorted(compiled, key=lambda item: item[0][1:]):
+            ours = model.get(("sluice heuristic", precision, batch), (None, None))[0]
+            print(f"| {batch} | {precision} | {rate:,.0f} | " +
+                  (f"{ours:,.0f} | {ours / rate:.2f}x |" if ours else "- | - |"))
     print("\n## End-to-end, seed-format images from local disk\n")
     print("| pipeline | precision | images | whole job s | first batch s | images/s | steady images/s | GPU util |")
     print("|---|---|---|---|---|---|---|---|")

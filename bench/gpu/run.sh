@@ -8,7 +8,9 @@
 #      sampled by nvidia-smi, vs the PyTorch DataLoader pipelines (as written, tuned);
 #  (c) end-to-end from JPEG bytes (issue 4): `sluice run --decode cpu|gpu|auto` (fp16) on 16,232
 #      images from `sluice datagen --format jpeg`, vs the PyTorch DataLoader with 15 PIL workers
-#      (bench/gpu/peers/torch_jpeg_pipeline.py, fp16).
+#      (bench/gpu/peers/torch_jpeg_pipeline.py, fp16);
+#  (d) model-only fp16, batch 256: sluice vs torch.compile(mode="max-autotune"), whose compilation
+#      takes minutes (not in the default SECTIONS; run it alone: SECTIONS=d).
 # Results: JSON lines and a Markdown table in RESULTS_DIR (default bench/results/gpu).
 # Usage: bench/gpu/run.sh   (env: RESULTS_DIR, DATA=/tmp/sluice-bench, ITERATIONS=50, IMAGES=16232,
 #        SECTIONS="a b c" to run only some of them)
@@ -115,6 +117,14 @@ PY
 )"
   done
   record "$(python bench/gpu/peers/torch_jpeg_pipeline.py --input "$DATA/jpeg" --precision fp16 --workers 15)"
+fi
+
+if section d; then
+  echo "== (d) model-only fp16, batch 256: sluice vs torch.compile max-autotune"
+  record "$("$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision fp16 \
+    --batch-size 256 --iterations "$ITERATIONS" --warmup 5 --json)"
+  record "$(python bench/gpu/peers/torch_model.py --precision fp16 --batch-size 256 --iterations "$ITERATIONS" \
+    --compile)"
 fi
 
 python bench/gpu/report.py "$LINES" >"$RESULTS_DIR/gpu.md"
