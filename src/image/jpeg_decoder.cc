@@ -15,10 +15,6 @@ namespace sluice::image {
 
 namespace {
 
-// Progressive JPEGs can hold thousands of tiny scans that each cost a full pass over the image;
-// a real encoder never writes more than a few dozen, so more than this is treated as corrupt.
-constexpr int kMaxProgressiveScans = 500;
-
 // libjpeg reports fatal errors by calling error_exit, which must not return: we longjmp back to
 // decodeJpeg, which turns the message into a Status. No C++ object with a non-trivial destructor
 // may live between setjmp and the longjmp, so the decoding function keeps those outside.

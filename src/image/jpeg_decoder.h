@@ -10,6 +10,10 @@
 
 namespace sluice::image {
 
+/// Progressive JPEGs can hold thousands of tiny scans that each cost a full pass over the image;
+/// a real encoder never writes more than a few dozen, so a file with more is an error.
+inline constexpr int kMaxProgressiveScans = 500;
+
 /// True when `data` starts with the JPEG start-of-image marker.
 bool looksLikeJpeg(const uint8_t* data, size_t size);
 

@@ -30,10 +30,10 @@ def read_crops(path, count):
     return np.frombuffer(b"".join(blobs), np.uint8).reshape(count, 224, 224, 3)
 
 
-def write_encoded_parquet(path, blobs):
+def write_encoded_parquet(path, blobs, row_group_size=16):
     table = pa.table({"image": pa.array(blobs, type=pa.binary()),
                       "label": pa.array(range(len(blobs)), type=pa.int32())})
-    pq.write_table(table, path, row_group_size=16)
+    pq.write_table(table, path, row_group_size=row_group_size)
 
 
 def sluice_crops(tmp_path, blobs, *flags):

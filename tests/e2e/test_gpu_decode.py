@@ -26,8 +26,8 @@ def mixed_rows():
                     b"\xff\xd8\xff" + bytes(50)]
 
 
-def preprocess(tmp_path, name, blobs, *flags, check=0):
-    write_encoded_parquet(tmp_path / "in.parquet", blobs)
+def preprocess(tmp_path, name, blobs, *flags, check=0, row_group_size=16):
+    write_encoded_parquet(tmp_path / "in.parquet", blobs, row_group_size)
     report = tmp_path / f"{name}.json"
     result = run_sluice("preprocess", "--input", tmp_path / "in.parquet", "--output", tmp_path / name,
                         "--report", report, *flags, check=check)
@@ -79,7 +79,10 @@ def test_decode_auto_without_a_gpu_is_the_cpu_path_byte_for_byte(tmp_path, mixed
 @pytest.mark.parametrize("mode", ["gpu", "auto"])
 def test_gpu_decoded_crops_meet_the_fidelity_bounds_against_pillow(tmp_path, mode):
     blobs = in_child(make_encoded_set, 60, 11)
-    _, table, report = preprocess(tmp_path, mode, blobs, "--decode", mode)
+    # auto: one CPU worker and 15 row groups, or the CPU workers (started first, 16 on the GPU
+    # machine) would take every row group before a GPU decode worker asks for one.
+    flags = ("--cpu-workers", "1") if mode == "auto" else ()
+    _, table, report = preprocess(tmp_path, mode, blobs, "--decode", mode, *flags, row_group_size=4)
     assert all(error is None for error in table.column("error").to_pylist())
     assert report["decoded"]["cpu"] + report["decoded"]["gpu"] == len(blobs)
     assert report["decoded"]["gpu"] > 0, report["decoded"]

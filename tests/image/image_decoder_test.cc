@@ -91,6 +91,17 @@ TEST(ImageDecoderTest, RgbJpegDecodesCloseToTheEncodedPixels) {
   EXPECT_LT(totalError / pixels.size(), 2.0);
 }
 
+TEST(ImageDecoderTest, RgbCodedJpegsDecodeWithoutColourConversion) {
+  std::vector<uint8_t> pixels = smoothRgbPattern(64, 48);
+  for (auto coding : {testing::JpegColorCoding::kRgbWithAdobeMarker, testing::JpegColorCoding::kRgbByComponentIds}) {
+    Image image = decodeOrFail(encodeJpeg(64, 48, 3, pixels.data(), 95, false, coding));
+    ASSERT_EQ(image.pixels.size(), pixels.size());
+    double totalError = 0;
+    for (size_t i = 0; i < pixels.size(); ++i) totalError += std::abs(int(image.pixels[i]) - int(pixels[i]));
+    EXPECT_LT(totalError / pixels.size(), 2.0);
+  }
+}
+
 TEST(ImageDecoderTest, ProgressiveJpegDecodes) {
   std::vector<uint8_t> pixels = smoothRgbPattern(40, 30);
   Image image = decodeOrFail(encodeJpeg(40, 30, 3, pixels.data(), 90, /*progressive=*/true));

@@ -57,9 +57,15 @@ inline std::vector<uint8_t> encodePng(int width, int height, PngColorType colorT
   return png;
 }
 
+/// How the colour of a 3-channel JPEG is stored: YCbCr (JFIF, as nearly every file), or RGB as
+/// libjpeg's jpeg_set_colorspace(JCS_RGB) writes it: an Adobe marker with transform 0 and
+/// component ids 'R', 'G', 'B', or the ids alone.
+enum class JpegColorCoding { kYcbcr, kRgbWithAdobeMarker, kRgbByComponentIds };
+
 /// Encodes 8-bit pixels with 1 (greyscale) or 3 (RGB) channels as a baseline or progressive JPEG.
 inline std::vector<uint8_t> encodeJpeg(int width, int height, int channels, const uint8_t* pixels,
-                                       int quality = 95, bool progressive = false) {
+                                       int quality = 95, bool progressive = false,
+                                       JpegColorCoding coding = JpegColorCoding::kYcbcr) {
   jpeg_compress_struct info{};
   jpeg_error_mgr errors{};
   info.err = jpeg_std_error(&errors);
@@ -73,6 +79,10 @@ inline std::vector<uint8_t> encodeJpeg(int width, int height, int channels, cons
   info.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_set_defaults(&info);
   jpeg_set_quality(&info, quality, TRUE);
+  if (coding != JpegColorCoding::kYcbcr) {
+    jpeg_set_colorspace(&info, JCS_RGB);
+    info.write_Adobe_marker = coding == JpegColorCoding::kRgbWithAdobeMarker ? TRUE : FALSE;
+  }
   if (progressive) jpeg_simple_progression(&info);
   jpeg_start_compress(&info, TRUE);
   while (info.next_scanline < info.image_height) {

@@ -9,6 +9,8 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/cuda/gpu_jpeg_decoder_kernels.h"
+#include "image/jpeg_decoder.h"
+#include "image/jpeg_layout.h"
 
 namespace sluice::backend::cuda {
 
@@ -28,20 +30,6 @@ constexpr int64_t kMaxPixels = int64_t{64} << 20;
 constexpr int64_t kAlignment = 256;
 
 int64_t alignUp(int64_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
-
-// A JPEG whose data stops before its EOI marker is truncated. nvJPEG (the hardware engine above
-// all) may decode such a file without complaint, so it is left to the CPU decoder, which reports it
-// as libjpeg does. In entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so
-// FF D9 near the end is the EOI; a few bytes of padding after it are allowed.
-bool endsWithEndOfImage(const uint8_t* data, size_t size) {
-  const size_t from = size > 64 ? size - 64 : 0;
-  for (size_t i = size; i >= from + 2; --i) {
-    if (data[i - 2] == 0xFF && data[i - 1] == 0xD9) return true;
-  }
-  return false;
-}
-
-bool isJpeg(const uint8_t* data, size_t size) { return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF; }
 
 // Growing device or pinned memory: reallocated only when a batch needs more than it holds.
 template <typename Buffer>
@@ -70,6 +58,9 @@ struct GpuJpegDecoder::Impl {
 
   // Destroys in reverse order of creation; errors are ignored (a destructor never fails).
   ~Impl() {
+    // Handles and states belong to the device current when they were made (the pipeline destroys
+    // decoders on another thread).
+    cudaSetDevice(options.deviceIndex);
     if (stream) cudaStreamSynchronize(stream);
     if (parsedStream) nvjpegJpegStreamDestroy(parsedStream);
     if (state) nvjpegJpegStateDestroy(state);
@@ -87,7 +78,14 @@ struct GpuJpegDecoder::Impl {
 
   // Whether the GPU should decode this image, and its size when so.
   bool accept(const GpuDecodeRequest& request, int& width, int& height) {
-    if (!isJpeg(request.data, request.size) || !endsWithEndOfImage(request.data, request.size)) return false;
+    const image::JpegLayout layout = image::readJpegLayout(request.data, request.size);
+    // A JPEG cut short is left to the CPU decoder, which reports it as libjpeg does: nvJPEG (the
+    // hardware engine above all) may decode it without complaint. RGB-coded files are too: nvJPEG
+    // is not known to read the Adobe marker that tells libjpeg not to convert from YCbCr.
+    if (!layout.complete || layout.storedAsRgb) return false;
+    // The engine decodes single-scan files only; a file the CPU would refuse for its scan count
+    // must be refused the same way.
+    if (layout.scans > (hardware ? 1 : image::kMaxProgressiveScans)) return false;
     int components = 0;
     nvjpegChromaSubsampling_t subsampling{};
     int widths[NVJPEG_MAX_COMPONENT] = {};
@@ -114,7 +112,7 @@ struct GpuJpegDecoder::Impl {
       int unsupported = 1;
       if (nvjpegDecodeBatchedSupported(handle, parsedStream, &unsupported) != NVJPEG_STATUS_SUCCESS ||
           unsupported != 0) {
-        return false;  // e.g. progressive: the engine decodes baseline only
+        return false;  // e.g. progressive or arithmetic-coded: the engine decodes baseline only
       }
     }
     return true;
@@ -206,14 +204,17 @@ Result<std::unique_ptr<GpuJpegDecoder>> GpuJpegDecoder::Make(const GpuJpegDecode
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking));
   // The hardware engine (A100, H100, ...) where the GPU has one; nvJPEG answers "not supported" or
   // "arch mismatch" elsewhere, and the default backend decodes on the CUDA cores instead.
+  // Chroma is upsampled by interpolation, as libjpeg-turbo (and so Pillow) does; nvJPEG's default
+  // repeats each chroma sample, which moves pixels of 4:2:0 files far past the fidelity bounds.
+  const unsigned int flags = NVJPEG_FLAGS_UPSAMPLING_WITH_INTERPOLATION;
   nvjpegStatus_t created = NVJPEG_STATUS_ARCH_MISMATCH;
   if (options.allowHardwareBackend) {
-    created = nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, 0, &impl->handle);
+    created = nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, flags, &impl->handle);
   }
   impl->hardware = created == NVJPEG_STATUS_SUCCESS;
   if (!impl->hardware) {
     impl->handle = nullptr;
-    SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, 0, &impl->handle));
+    SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, flags, &impl->handle));
   }
   impl->backendName = impl->hardware ? "hardware" : "hybrid";
   SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegJpegStateCreate(impl->handle, &impl->state));
