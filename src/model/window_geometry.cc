@@ -15,6 +15,15 @@ std::array<int64_t, 2> WindowGeometry::effectivePadsEnd(std::array<int64_t, 2> i
   return pads;
 }
 
+bool WindowGeometry::matchesSymmetricPadding(std::array<int64_t, 2> input) const {
+  const std::array<int64_t, 2> needed = effectivePadsEnd(input);
+  for (int i = 0; i < 2; ++i) {
+    // floor((in + 2 * begin - extent) / stride) + 1 == output  <=>  needed <= begin < needed + stride
+    if (padsBegin[i] < needed[i] || padsBegin[i] >= needed[i] + strides[i]) return false;
+  }
+  return true;
+}
+
 Result<WindowGeometry> resolveWindow(const Node& node, std::array<int64_t, 2> input,
                                      std::array<int64_t, 2> kernel) {
   const std::string where = "node '" + node.name + "' (" + node.opType + ")";

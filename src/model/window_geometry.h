@@ -24,6 +24,11 @@ struct WindowGeometry {
   /// The end padding that makes floor((in + begin + end - extent) / stride) + 1 == output,
   /// i.e. what a library that only knows floor mode needs to produce the same output size.
   std::array<int64_t, 2> effectivePadsEnd(std::array<int64_t, 2> input) const;
+
+  /// Whether padding both ends by padsBegin (all that cuDNN knows) gives this window's output size,
+  /// and so the same windows: true for the usual symmetric pads also where the stride does not
+  /// divide the padded input, and the last window stops short of the end padding.
+  bool matchesSymmetricPadding(std::array<int64_t, 2> input) const;
 };
 
 /// Resolves the window of `node` over an input of spatial size `input` (H, W). `kernel` is the

@@ -18,7 +18,8 @@ inline Status cudaStatus(cudaError_t error, const char* call) {
 inline Status cudnnStatus(cudnnStatus_t status, const char* call) {
   if (status == CUDNN_STATUS_SUCCESS) return Status::OK();
   std::string message = std::string("cuDNN error in ") + call + ": " + cudnnGetErrorString(status);
-  if (status == CUDNN_STATUS_NOT_SUPPORTED) return Status::Unsupported(message);
+  // cuDNN 9 says why in a sub-code (3001 shape, 3004 layout, ...) of the "not supported" category.
+  if (CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED) return Status::Unsupported(message);
   return Status::Internal(message);
 }
 

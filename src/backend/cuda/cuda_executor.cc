@@ -424,8 +424,12 @@ Status CudaExecutor::State::chooseAlgorithms(Op& op) {
       continue;
     }
     // CUDNN_DEFAULT_MATH permits TF32 tensor cores on float data (Ampere and later): fp32 runs
-    // every algorithm with CUDNN_FMA_MATH, whatever math type the heuristics report.
-    const cudnnMathType_t math = fmaOnly ? CUDNN_FMA_MATH : result.mathType;
+    // every algorithm with CUDNN_FMA_MATH, whatever math type the heuristics report. On float data
+    // ALLOW_CONVERSION may compute in fp16, which TF32 is not: tf32 keeps to TENSOR_OP_MATH.
+    cudnnMathType_t math = fmaOnly ? CUDNN_FMA_MATH : result.mathType;
+    if (options.precision == Precision::kTf32 && math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
+      math = CUDNN_TENSOR_OP_MATH;
+    }
     auto candidate = withWorkspace(result.algo, math);
     if (!candidate) continue;
     op.plainCandidates.push_back(*candidate);
@@ -467,8 +471,8 @@ Status CudaExecutor::State::buildConv(Op& op, const model::Node& node, const std
   }
   const int64_t k = weight->dims[0], groupChannels = weight->dims[1], r = weight->dims[2], s = weight->dims[3];
   SLUICE_ASSIGN_OR_RETURN(model::WindowGeometry window, model::resolveWindow(node, {in[2], in[3]}, {r, s}));
-  if (window.padsBegin != window.effectivePadsEnd({in[2], in[3]})) {
-    return unsupported(node, "cuDNN needs the same padding at both ends");
+  if (!window.matchesSymmetricPadding({in[2], in[3]})) {
+    return unsupported(node, "its padding differs at the two ends in a way cuDNN, which pads both alike, cannot follow");
   }
   // ONNX KCRS -> cuDNN NHWC filters (KRSC); a padded input gets zero weights for its extra channels.
   const int64_t channels = group == 1 ? in[1] : groupChannels;
@@ -547,8 +551,12 @@ Status CudaExecutor::State::buildPool(Op& op, const model::Node& node) {
   op.poolWindow.mode = node.opType == "MaxPool" ? PoolWindow::Mode::kMax
                        : includePad             ? PoolWindow::Mode::kAverageIncludePadding
                                                 : PoolWindow::Mode::kAverageExcludePadding;
-  // cuDNN pads both ends alike; other windows (and any cuDNN refuses, see validate) use the kernel.
-  op.ownPool = window.padsBegin != window.effectivePadsEnd({in[2], in[3]});
+  // cuDNN pads both ends alike, and its include-padding average divides by the whole window even
+  // where a ceil_mode window reaches past the end padding, which ONNX does not count. Other windows
+  // (and any cuDNN refuses, see validate) use the kernel.
+  const std::array<int64_t, 2> neededEnd = window.effectivePadsEnd({in[2], in[3]});
+  op.ownPool = !window.matchesSymmetricPadding({in[2], in[3]}) ||
+               (includePad && (neededEnd[0] > window.padsEnd[0] || neededEnd[1] > window.padsEnd[1]));
   if (op.ownPool) return Status::OK();
   cudnnPoolingMode_t mode = CUDNN_POOLING_MAX;
   if (node.opType == "AveragePool") {

@@ -31,7 +31,11 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
   ModelBenchmark result;
   cudaGraphExec_t replay = nullptr;
   Status status = [&]() -> Status {
-    // The input stays as Make left it (zeros): the kernels' speed does not depend on the values.
+    // The input holds what Make's validation left in the arena: the kernels' speed does not depend
+    // on the values. One eager run on this stream first, as CudaBackend does: cuDNN may set up
+    // per-stream state on first use, which a capture would refuse.
+    SLUICE_RETURN_IF_ERROR(executor->enqueue(stream));
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
     cudaGraph_t captured = nullptr;
     if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
       Status enqueued = executor->enqueue(stream);

@@ -187,10 +187,11 @@ TEST(CudaKernelsTest, GlobalAveragePoolAndNhwcToNchwMatchDirectLoops) {
   }
 }
 
-// The pooling kernel against direct loops: 3x3 windows, stride 2, padding 1 before and 2 after.
+// The pooling kernel against direct loops: 3x3 windows, stride 2, padding 1 before and 2 after
+// (floor((7 + 1 + 2 - 3) / 2) + 1 = 4 rows; a fifth would lie wholly in the padding).
 TEST(CudaKernelsTest, PoolingMatchesDirectLoopsForMaxAndBothAverages) {
   SKIP_WITHOUT_GPU();
-  PoolWindow window{.n = 2, .height = 7, .width = 6, .channels = 3, .outHeight = 5, .outWidth = 4, .kernelH = 3,
+  PoolWindow window{.n = 2, .height = 7, .width = 6, .channels = 3, .outHeight = 4, .outWidth = 4, .kernelH = 3,
                     .kernelW = 3, .strideH = 2, .strideW = 2, .padTop = 1, .padLeft = 1, .padBottom = 2,
                     .padRight = 2};
   auto x = randomFloats(window.n * window.height * window.width * window.channels, 8);
