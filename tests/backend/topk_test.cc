@@ -30,6 +30,18 @@ TEST(TopKTest, TiesGoToTheLowerClass) {
   EXPECT_EQ(labels[2], 3);
 }
 
+TEST(TopKTest, NanRanksBelowMinusInfinityAndTakesNoPartInTheSoftmax) {
+  const float nan = std::nanf(""), inf = INFINITY;
+  const std::vector<float> logits = {nan, -inf, 3.0f, -inf, nan, 1.0f, -inf, nan};
+  int32_t labels[7];
+  float scores[7];
+  softmaxTopK(logits.data(), 8, 7, false, labels, scores);
+  EXPECT_EQ(std::vector<int32_t>(labels, labels + 7), (std::vector<int32_t>{2, 5, 1, 3, 6, 0, 4}));
+  EXPECT_NEAR(scores[0], std::exp(3.0f) / (std::exp(3.0f) + std::exp(1.0f)), 1e-6f);
+  EXPECT_EQ(scores[2], 0.0f);
+  EXPECT_TRUE(std::isnan(scores[5]));
+}
+
 TEST(TopKTest, LargeLogitsDoNotOverflow) {
   std::vector<float> logits = {1000.0f, 999.0f};
   int32_t labels[2];

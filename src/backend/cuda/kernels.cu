@@ -3,6 +3,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cfloat>
 #include <climits>
 #include <cmath>
 
@@ -98,9 +99,10 @@ __global__ void nhwcToNchwKernel(const T* x, T* y, int64_t n, int64_t spatial, i
 }
 
 /// Max and arg-max over a warp, ties to the lower index; lane 0 gets the result.
-__device__ void warpArgMax(float& value, int& index) {
+template <typename Value>
+__device__ void warpArgMax(Value& value, int& index) {
   for (int offset = 16; offset > 0; offset /= 2) {
-    float otherValue = __shfl_down_sync(0xffffffff, value, offset);
+    Value otherValue = __shfl_down_sync(0xffffffff, value, offset);
     int otherIndex = __shfl_down_sync(0xffffffff, index, offset);
     if (otherValue > value || (otherValue == value && otherIndex < index)) {
       value = otherValue;
@@ -110,8 +112,9 @@ __device__ void warpArgMax(float& value, int& index) {
 }
 
 /// Max and arg-max over a block, ties to the lower index; every thread gets the result.
-__device__ void blockArgMax(float value, int index, float& bestValue, int& bestIndex) {
-  __shared__ float values[32];
+template <typename Value>
+__device__ void blockArgMax(Value value, int index, Value& bestValue, int& bestIndex) {
+  __shared__ Value values[32];
   __shared__ int indices[32];
   warpArgMax(value, index);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -154,9 +157,12 @@ __device__ float blockSum(float value) {
   return total;
 }
 
-/// The value a class is ranked by: NaN ranks below every number (also -inf), so a row of NaNs
-/// still yields k distinct, valid classes.
-__device__ __forceinline__ float rankKey(float value) { return isnan(value) ? -INFINITY : value; }
+/// The value a class is ranked by: NaN ranks below every number (also -inf, which becomes the
+/// lowest double above it), so a row of NaNs still yields k distinct, valid classes, ordered as
+/// backend::softmaxTopK orders them.
+__device__ __forceinline__ double rankKey(float value) {
+  return isnan(value) ? -INFINITY : value == -INFINITY ? -DBL_MAX : static_cast<double>(value);
+}
 
 /// One block per row: the row in shared memory as float, its maximum and exp-sum, then k arg-max
 /// rounds. Round i takes the best class ranked strictly after round i-1's pick in the order
@@ -172,30 +178,27 @@ __global__ void softmaxTopKKernel(const T* outputs, int64_t classes, int k, bool
     if (logits) logits[r * classes + c] = row[c];
   }
   __syncthreads();
+  // NaN outputs take no part in the softmax (fmaxf skips them): the other classes keep their probabilities.
   float maximum;
-  int best;
-  float localMax = -INFINITY;
-  int localIndex = INT_MAX;
-  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
-    if (rankKey(row[c]) > localMax) {
-      localMax = rankKey(row[c]);
-      localIndex = static_cast<int>(c);
-    }
-  }
-  blockArgMax(localMax, localIndex, maximum, best);
+  int unused;
+  float rowMax = -INFINITY;
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) rowMax = fmaxf(rowMax, row[c]);
+  blockArgMax(rowMax, 0, maximum, unused);
   float sum = 1.0f;
   if (!alreadyProbabilities) {
     float local = 0.0f;
-    for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local += expf(row[c] - maximum);
+    for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
+      if (!isnan(row[c])) local += expf(row[c] - maximum);
+    }
     sum = blockSum(local);
   }
-  float previousKey = INFINITY;
+  double previousKey = INFINITY;
   int previous = -1;
   for (int i = 0; i < k; ++i) {
-    localMax = -INFINITY;
-    localIndex = INT_MAX;
+    double localMax = -INFINITY;
+    int localIndex = INT_MAX;
     for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
-      const float key = rankKey(row[c]);
+      const double key = rankKey(row[c]);
       const bool after = key < previousKey || (key == previousKey && c > previous);
       if (after && (key > localMax || (key == localMax && c < localIndex))) {
         localMax = key;
