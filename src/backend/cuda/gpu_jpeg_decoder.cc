@@ -82,7 +82,7 @@ struct GpuJpegDecoder::Impl {
     // A JPEG cut short is left to the CPU decoder, which reports it as libjpeg does: nvJPEG (the
     // hardware engine above all) may decode it without complaint. RGB-coded files are too: nvJPEG
     // is not known to read the Adobe marker that tells libjpeg not to convert from YCbCr.
-    if (!layout.complete || layout.storedAsRgb) return false;
+    if (!layout.complete || layout.scans < 1 || layout.storedAsRgb) return false;
     // The engine decodes single-scan files only; a file the CPU would refuse for its scan count
     // must be refused the same way.
     if (layout.scans > (hardware ? 1 : image::kMaxProgressiveScans)) return false;
