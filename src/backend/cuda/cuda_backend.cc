@@ -59,10 +59,17 @@ struct CudaBackend::State {
   int64_t numClasses = 0;
   int topk = 0;
   bool useGraphs = true;
+  std::string captureRefusal;  // why capture failed, for the device name
+  bool started = false;        // Make finished: the destructor must take the start-up lock itself
   std::string name;
 
   ~State() {
     cudaSetDevice(options.deviceIndex);
+    // Synchronizing or destroying cuDNN on a device breaks a capture another backend may be
+    // running there (a BackendCache drops idle backends while others start); Make already holds
+    // the lock when a failed start is unwound.
+    std::unique_lock startup(startupMutex(options.deviceIndex), std::defer_lock);
+    if (started) startup.lock();
     if (computeStream) cudaStreamSynchronize(computeStream);
     if (copyStream) cudaStreamSynchronize(copyStream);
     for (Slot& slot : slots) {
@@ -103,17 +110,25 @@ struct CudaBackend::State {
   /// Records the slot's work as a CUDA graph; false (and eager launches from then on) if the
   /// driver or a library refuses capture.
   bool capture(Slot& slot) {
-    if (cudaStreamBeginCapture(computeStream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+    cudaError_t error = cudaStreamBeginCapture(computeStream, cudaStreamCaptureModeThreadLocal);
+    if (error != cudaSuccess) {
+      captureRefusal = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(error);
       cudaGetLastError();
       return false;
     }
     Status enqueued = enqueue(slot);
     cudaGraph_t graph = nullptr;
-    cudaError_t ended = cudaStreamEndCapture(computeStream, &graph);
-    bool ok = enqueued.ok() && ended == cudaSuccess && graph &&
-              cudaGraphInstantiate(&slot.graph, graph, 0) == cudaSuccess;
+    const cudaError_t ended = cudaStreamEndCapture(computeStream, &graph);
+    const cudaError_t instantiated =
+        enqueued.ok() && ended == cudaSuccess && graph ? cudaGraphInstantiate(&slot.graph, graph, 0) : cudaSuccess;
     if (graph) cudaGraphDestroy(graph);
+    const bool ok = enqueued.ok() && ended == cudaSuccess && graph && instantiated == cudaSuccess;
     if (!ok) {
+      captureRefusal = !enqueued.ok()          ? enqueued.message()
+                       : ended != cudaSuccess  ? std::string("cudaStreamEndCapture: ") + cudaGetErrorString(ended)
+                       : !graph                ? std::string("cudaStreamEndCapture returned no graph")
+                                               : std::string("cudaGraphInstantiate: ") +
+                                                     cudaGetErrorString(instantiated);
       cudaGetLastError();
       slot.graph = nullptr;
     }
@@ -171,8 +186,13 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
       SLUICE_RETURN_IF_ERROR(slot.hostLogits.allocate(batch * state->numClasses * 4));
     }
     SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&slot.copied, cudaEventDisableTiming));
-    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
+    // The inference thread sleeps while it waits for a batch instead of spinning on a core that
+    // preprocessing needs (CUDA spins by default when there are fewer contexts than cores).
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming | cudaEventBlockingSync));
   }
+  // The table copy and memsets above ran on the legacy stream, which the non-blocking streams do
+  // not wait for.
+  SLUICE_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
   // One eager batch checks every kernel before capture; then one graph per slot.
   SLUICE_RETURN_IF_ERROR(state->enqueue(state->slots[0]));
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state->computeStream));
@@ -181,8 +201,9 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   const auto& gpu = probe.gpus[options.deviceIndex];
   state->name = "cuda:" + std::to_string(options.deviceIndex) + " (" + gpu.name + ", " +
                 precisionName(options.precision) + ", cuDNN " + cudnnVersionString(probe.cudnnVersion) + ", " +
-                (state->useGraphs ? "CUDA graphs" : "no CUDA graphs: capture refused") + ", " + executor.summary() +
-                ")";
+                (state->useGraphs ? "CUDA graphs" : "no CUDA graphs: capture refused (" + state->captureRefusal + ")") +
+                ", " + executor.summary() + ")";
+  state->started = true;
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(state)));
 }
 

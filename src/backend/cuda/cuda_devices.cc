@@ -24,13 +24,19 @@ CudaProbe runProbe() {
     probe.problem = "the driver sees no GPU (check CUDA_VISIBLE_DEVICES)";
     return probe;
   }
+  // gpus[i] is CUDA device i everywhere else: a GPU that does not answer ends the list there.
   for (int index = 0; index < count; ++index) {
     cudaDeviceProp properties{};
-    if (cudaGetDeviceProperties(&properties, index) != cudaSuccess) continue;
+    error = cudaGetDeviceProperties(&properties, index);
+    if (error != cudaSuccess) {
+      probe.problem = "GPU " + std::to_string(index) + " did not answer a properties query (" +
+                      cudaGetErrorString(error) + "); GPUs from " + std::to_string(index) + " on are not used";
+      cudaGetLastError();
+      break;
+    }
     probe.gpus.push_back({index, properties.name, static_cast<int64_t>(properties.totalGlobalMem), properties.major,
                           properties.minor});
   }
-  if (probe.gpus.empty()) probe.problem = "no GPU answered a properties query";
   return probe;
 }
 
