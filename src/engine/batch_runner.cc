@@ -73,4 +73,9 @@ Status BatchRunner::finish() {
   return Status::OK();
 }
 
+Status BatchRunner::advance() {
+  if (!inFlight_.empty()) return completeOldest();
+  return launchOpenBatch();
+}
+
 }  // namespace sluice::engine

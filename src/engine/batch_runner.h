@@ -31,6 +31,11 @@ class BatchRunner {
   /// Launches the open batch, if any, and waits for every batch in flight; add() may follow.
   Status finish();
 
+  /// One step towards idle() for when no row is coming soon: waits for the oldest batch in flight,
+  /// or, with none in flight, launches the open batch. The open batch keeps filling while batches
+  /// are in flight, so the device is not handed a part-full batch while it has work.
+  Status advance();
+
   /// True when no row is waiting in an open batch or in flight.
   bool idle() const { return !hasOpenBatch_ && inFlight_.empty(); }
 

@@ -536,13 +536,14 @@ void Pipeline::inferenceWorker(backend::InferenceBackend& backend, WorkerTimes& 
     return true;
   };
   while (true) {
-    if (!runner.idle() && !preprocessed_->nextReady()) {
+    while (!runner.idle() && !preprocessed_->nextReady()) {
       // Preprocessing is behind: rather than hold the open batch and the results in flight until
-      // the next unit comes, run and collect them now, so finished units reach the writer and the
-      // device works on the rows it has.
+      // the next unit comes, collect results (so finished units reach the writer) and, once the
+      // device has nothing else, run the rows the open batch has. A part-full batch costs a full
+      // one on a GPU (its graph has one batch size), so it waits while another batch is in flight.
       {
         ScopedTimer busy(times.busySeconds);
-        Status status = runner.finish();
+        Status status = runner.advance();
         if (!status.ok()) return failure_.set(status);
       }
       if (!forwardFinished(false)) return;

@@ -133,6 +133,34 @@ TEST(BatchRunnerTest, FinishMidStreamDeliversTheUnitAndLaterRowsStillRun) {
   EXPECT_EQ(backend.launchedCounts, (std::vector<int64_t>{3, 4, 1}));
 }
 
+TEST(BatchRunnerTest, AdvanceWaitsForABatchInFlightBeforeLaunchingAPartFullOne) {
+  const int64_t cropBytes = 2, batchSize = 4;
+  FakeBackend backend(2, batchSize, cropBytes);
+  BatchRunner runner(backend, batchSize, cropBytes);
+  UnitResult first = unitWithCrops(0, 6, cropBytes, 1);
+  UnitResult second = unitWithCrops(1, 2, cropBytes, 50);
+  runner.prepare(first, false);
+  runner.prepare(second, false);
+  for (int64_t row = 0; row < 6; ++row) ASSERT_TRUE(runner.add(first, row).ok());
+  ASSERT_TRUE(runner.advance().ok());  // the full batch in flight completes; two rows stay open
+  EXPECT_EQ(first.rowsInFlight, 2);
+  EXPECT_EQ(backend.launchedCounts, (std::vector<int64_t>{4}));
+  for (int64_t row = 0; row < 2; ++row) ASSERT_TRUE(runner.add(second, row).ok());  // fills the open batch
+  EXPECT_EQ(backend.launchedCounts, (std::vector<int64_t>{4, 4}));
+  while (!runner.idle()) ASSERT_TRUE(runner.advance().ok());
+  EXPECT_EQ(first.rowsInFlight + second.rowsInFlight, 0);
+  for (int64_t row = 0; row < 2; ++row) EXPECT_EQ(second.topkLabels[row], 50 + row);
+
+  UnitResult third = unitWithCrops(2, 3, cropBytes, 90);
+  runner.prepare(third, false);
+  for (int64_t row = 0; row < 3; ++row) ASSERT_TRUE(runner.add(third, row).ok());
+  ASSERT_TRUE(runner.advance().ok());  // nothing in flight: the part-full batch goes now
+  EXPECT_EQ(backend.launchedCounts, (std::vector<int64_t>{4, 4, 3}));
+  ASSERT_TRUE(runner.advance().ok());
+  EXPECT_TRUE(runner.idle());
+  EXPECT_EQ(third.topkLabels[2], 92);
+}
+
 TEST(BatchRunnerTest, ALaunchErrorIsReturned) {
   const int64_t cropBytes = 2, batchSize = 2;
   FakeBackend backend(1, batchSize, cropBytes);
