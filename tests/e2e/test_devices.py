@@ -110,20 +110,35 @@ def test_cuda_fp32_logits_match_the_cpu_executor(tmp_path, dataset, models, arch
         assert gpu[name]["label"] == cpu[name]["label"]
 
 
+# Twice the largest logit error each precision adds (a share of the image's largest |logit|, from a
+# numpy emulation of the executor's roundings on these models: fp16/tf32 up to 0.4%, bf16 up to 2.5%).
+# Where fp32's two best classes are closer than that, either may honestly come first: the test
+# models have random weights, and many of their images have near-ties that bf16 flips (34 of 37).
+PRECISION_MARGIN = {"fp16": 0.01, "tf32": 0.01, "bf16": 0.05}
+
+
 @needs_gpu
 @pytest.mark.parametrize("arch", ["resnet18", "resnet50"])
 @pytest.mark.parametrize("precision", ["fp16", "bf16", "tf32"])
 def test_cuda_reduced_precision_agrees_with_fp32(tmp_path, dataset, models, arch, precision):
-    cpu, _ = run_job(dataset, tmp_path / "cpu", models[arch], "--device", "cpu", "--batch-size", "8")
+    cpu, _ = run_job(dataset, tmp_path / "cpu", models[arch], "--device", "cpu", "--batch-size", "8", "--logits")
     gpu, _ = run_job(dataset, tmp_path / "gpu", models[arch], "--device", "cuda", "--precision", precision,
                      "--batch-size", "8")
-    agree = total = inside_top5 = 0
+    agree = total = inside_top5 = decided = decided_agree = 0
     for name in cpu:
-        for fp32_top1, top1, top5 in zip(cpu[name]["label"], gpu[name]["label"], gpu[name]["topk_labels"]):
+        for logits, fp32_top1, top1, top5 in zip(cpu[name]["logits"], cpu[name]["label"], gpu[name]["label"],
+                                                 gpu[name]["topk_labels"]):
+            best, second = np.sort(np.array(logits))[-1:-3:-1]
+            clear = best - second > PRECISION_MARGIN[precision] * np.abs(logits).max()
             total += 1
             agree += fp32_top1 == top1
+            decided += clear
+            decided_agree += clear and fp32_top1 == top1
             inside_top5 += fp32_top1 in top5
-    assert agree >= 0.99 * total, f"top-1 agreement {agree}/{total}"
+    print(f"\n{arch} {precision}: top-1 agreement {agree}/{total}, {decided_agree}/{decided} where fp32's lead "
+          f"exceeds {PRECISION_MARGIN[precision]:.0%} of the largest logit; fp32 top-1 in the top 5: {inside_top5}")
+    assert decided >= total / 3, "too few images with a clear fp32 winner to judge agreement"
+    assert decided_agree >= 0.99 * decided, f"top-1 agreement {decided_agree}/{decided} on clear images"
     assert inside_top5 == total
 
 
