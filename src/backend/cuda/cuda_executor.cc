@@ -198,6 +198,9 @@ namespace {
 // more is a usage error, found before the GPU is touched.
 Status checkTensorSizes(const model::Graph& graph, int64_t batch) {
   SLUICE_ASSIGN_OR_RETURN(model::ShapeMap shapes, graph.inferShapes(batch));
+  // The input as the executor holds it: up to 8 channels (padded for tensor cores, see build).
+  const auto input = graph.inputShape();
+  shapes[graph.inputName()] = {batch, std::max<int64_t>(input[0], 8), input[1], input[2]};
   for (const auto& [name, shape] : shapes) {
     const int64_t elements = product(shape);
     if (elements > std::numeric_limits<int32_t>::max()) {
@@ -343,8 +346,11 @@ Status CudaExecutor::State::build(const model::Graph& graph) {
       built.count = product(outShape);
       built.channels = outShape.size() > 1 ? outShape[1] : 1;
     } else if (op == "Softmax") {
+      // The kernel normalizes over the classes (axis 1): of [batch, classes], or of [batch, classes, 1, 1]
+      // only when the axis is 1 (from opset 13 the default -1 would be the last, 1-wide, axis).
       const int64_t axis = node.intAttribute("axis", graph.opsetVersion() >= 13 ? -1 : 1);
-      if (product(outShape, 2) != 1 || (axis != 1 && axis != -1 && axis != static_cast<int64_t>(outShape.size()) - 1)) {
+      const int64_t rank = static_cast<int64_t>(outShape.size());
+      if (product(outShape, 2) != 1 || (axis < 0 ? axis + rank : axis) != 1) {
         return unsupported(node, "only a softmax over the classes of [batch, classes] is supported");
       }
       built.kind = Op::Kind::kSoftmax;
@@ -440,8 +446,9 @@ Status CudaExecutor::State::chooseAlgorithms(Op& op) {
     listedPrecompGemm |= result.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
   }
   if (op.plainCandidates.empty()) return unsupported(*op.node, "cuDNN offers no algorithm for this convolution");
-  if (!op.relu && !listedPrecompGemm) {
-    // Not among the heuristics' choices, but the only one the fused call takes without a ReLU.
+  if ((!op.relu || op.sumInput >= 0) && !listedPrecompGemm) {
+    // Not among the heuristics' choices, but the only one the fused call takes without a ReLU, and
+    // one that takes a residual z in its own buffer (others may want z to be y).
     if (auto candidate = withWorkspace(CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM,
                                        fmaOnly ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH)) {
       op.fusedCandidates.push_back(*candidate);
@@ -471,8 +478,13 @@ Status CudaExecutor::State::buildConv(Op& op, const model::Node& node, const std
   }
   const int64_t k = weight->dims[0], groupChannels = weight->dims[1], r = weight->dims[2], s = weight->dims[3];
   SLUICE_ASSIGN_OR_RETURN(model::WindowGeometry window, model::resolveWindow(node, {in[2], in[3]}, {r, s}));
+  // With a residual, `out` is the Add's output: an Add that broadcasts the convolution's output up
+  // to it cannot be fused (cuDNN reads z with y's descriptor).
+  if (out.size() != 4 || out[1] != k || out[2] != window.output[0] || out[3] != window.output[1]) {
+    return unsupported(node, "the residual Add broadcasts the convolution's output; only same-shape sums are fused");
+  }
   if (!window.matchesSymmetricPadding({in[2], in[3]})) {
-    return unsupported(node, "its padding differs at the two ends in a way cuDNN, which pads both alike, cannot follow");
+    return unsupported(node, "its padding differs at the two ends in a way cuDNN (which pads both alike) cannot do");
   }
   // ONNX KCRS -> cuDNN NHWC filters (KRSC); a padded input gets zero weights for its extra channels.
   const int64_t channels = group == 1 ? in[1] : groupChannels;
@@ -739,8 +751,17 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
     if (op.kind == Op::Kind::kConv) needed = std::max(needed, op.chosen.workspaceBytes);
   }
   if (needed < workspaceBytes) {
+    const size_t tested = workspaceBytes;
     workspaceBytes = needed;
     SLUICE_RETURN_IF_ERROR(workspace.allocate(static_cast<int64_t>(workspaceBytes)));
+    // The fused call plans its own workspace, which the query for the plain convolution does not
+    // report: run the convolutions once more at the new size, and keep the tested size if one refuses.
+    for (Op& op : ops) {
+      if (op.kind == Op::Kind::kConv && !tryOp(op).ok()) {
+        workspaceBytes = tested;
+        return workspace.allocate(static_cast<int64_t>(workspaceBytes));
+      }
+    }
   }
   return Status::OK();
 }
