@@ -138,6 +138,7 @@ struct CudaExecutor::State {
   int outputValue = -1;
   int64_t outputSize = 0;
   bool outputsProbabilities = false;
+  bool hostOnly = false;  // CheckModel: descriptors only; cuDNN's output sizes checked, no algorithm chosen
 
   // Host copies of the weights, gathered while building ops and uploaded at once.
   std::vector<float> hostWeights;  // every weight and bias, float, at offsets / storage bytes
@@ -214,7 +215,29 @@ Status checkTensorSizes(const model::Graph& graph, int64_t batch) {
   return Status::OK();
 }
 
+// What cuDNN computes from an op's descriptors against what the graph says.
+Status checkCudnnOutput(const model::Node& node, const int (&dims)[4], std::array<int64_t, 4> expected) {
+  if (dims[0] == expected[0] && dims[1] == expected[1] && dims[2] == expected[2] && dims[3] == expected[3]) {
+    return Status::OK();
+  }
+  auto text = [](auto a, auto b, auto c, auto d) {
+    return std::to_string(a) + "x" + std::to_string(b) + "x" + std::to_string(c) + "x" + std::to_string(d);
+  };
+  return Status::Internal("node '" + node.name + "' (" + node.opType + "): cuDNN would compute a " +
+                          text(dims[0], dims[1], dims[2], dims[3]) + " output, the graph says " +
+                          text(expected[0], expected[1], expected[2], expected[3]));
+}
+
 }  // namespace
+
+Status CudaExecutor::CheckModel(const model::Graph& graph, const CudaExecutorOptions& options) {
+  SLUICE_RETURN_IF_ERROR(checkTensorSizes(graph, options.batchSize));
+  auto state = std::make_unique<State>();
+  state->options = options;
+  state->type = storageFor(options.precision);
+  state->hostOnly = true;
+  return state->build(graph);
+}
 
 Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& graph,
                                                          const CudaExecutorOptions& options) {
@@ -397,7 +420,11 @@ Status CudaExecutor::State::convolutionDescriptors(Op& op, int64_t n, int64_t c,
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetActivationDescriptor(
       op.activation.get(), op.relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY, CUDNN_NOT_PROPAGATE_NAN, 0.0));
   op.outChannels = k;
-  return chooseAlgorithms(op);
+  if (!hostOnly) return chooseAlgorithms(op);
+  int dims[4] = {};
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnGetConvolution2dForwardOutputDim(op.conv.get(), op.x.get(), op.w.get(), &dims[0],
+                                                                     &dims[1], &dims[2], &dims[3]));
+  return checkCudnnOutput(*op.node, dims, {n, k, outH, outW});
 }
 
 Status CudaExecutor::State::chooseAlgorithms(Op& op) {
@@ -581,7 +608,11 @@ Status CudaExecutor::State::buildPool(Op& op, const model::Node& node) {
       static_cast<int>(window.strides[0]), static_cast<int>(window.strides[1])));
   SLUICE_RETURN_IF_ERROR(setNhwc(op.x, type, in[0], in[1], in[2], in[3]));
   SLUICE_RETURN_IF_ERROR(setNhwc(op.y, type, out[0], out[1], out[2], out[3]));
-  return Status::OK();
+  if (!hostOnly) return Status::OK();
+  int dims[4] = {};
+  SLUICE_CUDNN_RETURN_IF_ERROR(
+      cudnnGetPooling2dForwardOutputDim(op.pool.get(), op.x.get(), &dims[0], &dims[1], &dims[2], &dims[3]));
+  return checkCudnnOutput(node, dims, {out[0], out[1], out[2], out[3]});
 }
 
 Status CudaExecutor::State::allocate() {

@@ -31,6 +31,11 @@ class CudaExecutor {
   /// Prepares `graph` (after model::runStandardPasses) on options.device, which must be current.
   /// Unsupported op configurations -> Unsupported naming the node.
   static Result<std::unique_ptr<CudaExecutor>> Make(const model::Graph& graph, const CudaExecutorOptions& options);
+  /// Make's lowering of `graph` on the host alone (no GPU needed, none touched): every refusal the
+  /// model's structure would get, and cuDNN's output size from each convolution's and pooling's
+  /// descriptors checked against the graph's. What Make decides on the device (algorithms, whether
+  /// a fused call or capture runs) is not checked.
+  static Status CheckModel(const model::Graph& graph, const CudaExecutorOptions& options);
   ~CudaExecutor();
 
   /// Enqueues the forward pass on `stream`: reads input(), writes output(). Launches only.

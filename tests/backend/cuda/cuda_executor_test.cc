@@ -95,6 +95,32 @@ TEST(CudaExecutorWithoutGpuTest, ABatchTooLargeForCudnnIsAUsageErrorNamingABatch
   EXPECT_NE(made.status().message().find("use --batch-size"), std::string::npos) << made.status().message();
 }
 
+// Runs everywhere: the lowering Make does before touching the GPU. A check like this would have
+// caught convolutions refused for padding cuDNN handles (every strided one in ResNet50).
+TEST(CudaExecutorWithoutGpuTest, ResNetsLowerOnTheHostAtEveryPrecisionAndBatchSize) {
+  std::mt19937 random(12);
+  const model::Graph resnet50 = backend::testing::resNet50(random);
+  const model::Graph small = smallResidualNetwork(random);
+  for (const model::Graph* graph : {&resnet50, &small}) {
+    for (Precision precision : {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16}) {
+      for (int64_t batch : {1, 7, 256}) {
+        Status checked = CudaExecutor::CheckModel(*graph, {.precision = precision, .batchSize = batch});
+        EXPECT_TRUE(checked.ok()) << precisionName(precision) << ", batch " << batch << ": " << checked.message();
+      }
+    }
+  }
+}
+
+TEST(CudaExecutorWithoutGpuTest, HostCheckRefusesWhatMakeRefuses) {
+  std::mt19937 random(13);
+  Node conv = makeNode("Conv", {"x", "w"}, "y");
+  conv.attributes["pads"] = ints({0, 0, 2, 2});  // padding only at the end
+  const model::Graph graph = buildGraph({conv}, {tensor("w", {4, 3, 3, 3}, random)}, {-1, 3, 8, 8});
+  Status checked = CudaExecutor::CheckModel(graph, {.precision = Precision::kFp16, .batchSize = 2});
+  EXPECT_EQ(checked.code(), StatusCode::kUnsupported) << checked.message();
+  EXPECT_NE(checked.message().find("padding"), std::string::npos) << checked.message();
+}
+
 class CudaExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
