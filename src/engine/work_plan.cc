@@ -129,16 +129,11 @@ Result<WorkPlan> planJob(const JobOptions& options) {
     plan.files.push_back({std::move(file), outputPath});
   }
 
-  // The source columns are read by leaf index, chosen when a file is opened: reopen the footers
-  // (a cheap read) now that the layout is known.
+  // The source columns are read by leaf index, chosen when a file is opened: open the files again,
+  // from the footers already read, now that the layout is known.
   if (plan.hasSourceColumns) {
-    std::vector<InputInspection> reopened(plan.files.size());
-    forEachConcurrently(plan.files.size(), [&](size_t i) {
-      reopened[i].opened = io::ParquetImageFile::Open(plan.input, plan.files[i].input->file(), options.imageColumn,
-                                                      plan.extraColumns);
-    });
-    for (size_t i = 0; i < plan.files.size(); ++i) {
-      SLUICE_ASSIGN_OR_RETURN(plan.files[i].input, std::move(reopened[i].opened));
+    for (auto& planned : plan.files) {
+      SLUICE_ASSIGN_OR_RETURN(planned.input, planned.input->withExtraColumns(options.imageColumn, plan.extraColumns));
     }
   }
 

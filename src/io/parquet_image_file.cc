@@ -130,7 +130,8 @@ Result<int64_t> parquetRowCount(const Location& location, const arrow::fs::FileI
 
 Result<std::unique_ptr<ParquetImageFile>> ParquetImageFile::Open(const Location& location, const InputFile& file,
                                                                  const std::string& imageColumn,
-                                                                 const std::vector<std::string>& extraColumns) {
+                                                                 const std::vector<std::string>& extraColumns,
+                                                                 std::shared_ptr<parquet::FileMetaData> footer) {
   std::string uri = location.uriOf(file.path);
   auto result = std::unique_ptr<ParquetImageFile>(new ParquetImageFile());
   result->location_ = location;
@@ -142,7 +143,7 @@ Result<std::unique_ptr<ParquetImageFile>> ParquetImageFile::Open(const Location&
   std::unique_ptr<parquet::arrow::FileReader> reader;
   try {
     parquet::arrow::FileReaderBuilder builder;
-    auto opened = builder.Open(input, readerProperties());
+    auto opened = builder.Open(input, readerProperties(), std::move(footer));
     if (!opened.ok()) {
       return Status::InvalidData(uri + " is not a readable Parquet file: " + opened.message());
     }

@@ -45,11 +45,17 @@ Result<int64_t> parquetRowCount(const Location& location, const arrow::fs::FileI
 
 class ParquetImageFile {
  public:
-  /// Reads the footer of `file` and checks that `imageColumn` exists with a supported type and that
+  /// Reads the footer of `file` (unless given) and checks that `imageColumn` exists with a supported type and that
   /// every name in `extraColumns` exists. Errors name the file.
   static Result<std::unique_ptr<ParquetImageFile>> Open(const Location& location, const InputFile& file,
                                                         const std::string& imageColumn,
-                                                        const std::vector<std::string>& extraColumns);
+                                                        const std::vector<std::string>& extraColumns,
+                                                        std::shared_ptr<parquet::FileMetaData> footer = nullptr);
+  /// The same file with other extra columns, from the footer already read (nothing is read again).
+  Result<std::unique_ptr<ParquetImageFile>> withExtraColumns(const std::string& imageColumn,
+                                                             const std::vector<std::string>& extraColumns) const {
+    return Open(location_, file_, imageColumn, extraColumns, metadata_);
+  }
 
   const InputFile& file() const { return file_; }
   std::string uri() const { return location_.uriOf(file_.path); }
