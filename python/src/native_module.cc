@@ -150,23 +150,27 @@ engine::BackendCache& processBackendCache() {
 /// model's backends come from (and go back to) the process's cache.
 std::string runJob(const JobSettings& settings, nb::handle progress, bool reuseBackends) {
   engine::JobOptions options = jobOptionsOf(settings);
-  engine::ProgressCallback onProgress;
+  engine::JobCallbacks callbacks;
   if (!progress.is_none()) {
     // A handle, not an object: copying the callback must not touch reference counts without the GIL.
-    // The caller keeps `progress` alive until run_job returns.
-    onProgress = [progress](int64_t done, int64_t total, double seconds) {
+    // The caller keeps `progress` alive until run_job returns. Only images are reported: planning
+    // and start-up are short next to a file's images in the tasks that call this.
+    callbacks.onProgress = [progress](const engine::JobProgress& state) {
+      if (state.phase != engine::JobPhase::kRunning) return;
       nb::gil_scoped_acquire gil;
       try {
-        progress(done, total, seconds);
+        progress(state.imagesDone, state.imagesTotal, state.seconds);
       } catch (nb::python_error& error) {
         error.discard_as_unraisable("sluice run_job progress callback");
       }
     };
   }
-  Result<engine::JobReport> report = [&] {
+  Result<engine::JobReport> report = [&]() -> Result<engine::JobReport> {
     nb::gil_scoped_release release;
-    return engine::runJob(options, reuseBackends ? processBackendCache().factory() : engine::makeBackend,
-                          onProgress);
+    engine::JobResult result = engine::runJob(
+        options, reuseBackends ? processBackendCache().factory() : engine::makeBackend, callbacks);
+    if (!result.status.ok()) return result.status;
+    return std::move(result.report);
   }();
   return valueOrRaise(std::move(report)).toJson().dump();
 }

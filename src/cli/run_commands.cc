@@ -11,7 +11,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <set>
 #include <vector>
 
 #include "cli/commands.h"
@@ -20,8 +19,6 @@
 #include "core/system_memory.h"
 #include "engine/backend_factory.h"
 #include "engine/pipeline.h"
-#include "io/input_listing.h"
-#include "io/storage.h"
 
 namespace sluice::cli {
 
@@ -217,29 +214,6 @@ Status checkReportPath(const std::string& path) {
   return Status::OK();
 }
 
-/// Before the job: files already in --output that this job will not write stay there, and a reader
-/// of the folder would mix them with this job's output (an earlier run on other input, say).
-/// Only the CLI says so: Spark tasks share an output folder by design.
-void noteOtherOutputs(const engine::JobOptions& job) {
-  if (job.resume) return;  // resuming means the folder holds earlier output on purpose
-  auto output = io::resolveLocation(job.output, job.storage);
-  auto existing = output.ok() ? io::listInputFiles(*output) : Result<std::vector<io::InputFile>>(output.status());
-  if (!existing.ok() || existing->empty()) return;
-  auto input = io::resolveLocation(job.input, job.storage);
-  auto inputs = input.ok() ? io::listInputFiles(*input) : Result<std::vector<io::InputFile>>(input.status());
-  if (!inputs.ok()) return;  // the job itself will say why
-  std::set<std::string> written;
-  for (const auto& file : *inputs) written.insert(file.relativePath);
-  std::vector<std::string> others;
-  for (const auto& file : *existing) {
-    if (!written.count(file.relativePath)) others.push_back(file.relativePath);
-  }
-  if (others.empty()) return;
-  std::cerr << "sluice: note: " << job.output << " already holds " << others.size()
-            << " Parquet file(s) this job does not write (e.g. " << others.front()
-            << "); they are left as they are\n";
-}
-
 Status writeReport(const engine::JobReport& report, const std::string& path) {
   std::ofstream out(path);
   if (!out) return Status::IoError("cannot write the report to " + path + " (" + std::strerror(errno) + ")");
@@ -253,24 +227,25 @@ int runJobCommand(RunFlags& flags, const CLI::App& command) {
   Status status = finishOptions(flags, command);
   if (status.ok() && !flags.reportPath.empty()) status = checkReportPath(flags.reportPath);
   if (!status.ok()) return reportStatus(status);
-  noteOtherOutputs(flags.job);
   flags.job.stopRequested = &stopRequested;
-  ProgressPrinter progress(flags.progress || !flags.noProgress);
-  if (!flags.progress && !flags.noProgress && !isatty(STDERR_FILENO)) progress = ProgressPrinter(false);
-  Result<engine::JobReport> report = Status::Internal("the job did not run");
+  // Default: progress when stderr is a terminal.
+  ProgressPrinter progress(flags.progress || (!flags.noProgress && isatty(STDERR_FILENO)));
+  engine::JobCallbacks callbacks;
+  callbacks.onProgress = [&](const engine::JobProgress& state) { progress.update(state); };
+  // Files in --output this job does not write: only the CLI asks, Spark tasks share an output folder
+  // by design. Said before any work, so that a wrong --output can be stopped early.
+  callbacks.onNote = [&](const std::string& note) { progress.note(note); };
+  engine::JobResult result;
   {
     StopSignals stopSignals;
-    report = engine::runJob(flags.job, engine::makeBackend, [&](int64_t done, int64_t total, double seconds) {
-      progress.update(done, total, seconds);
-    });
+    result = engine::runJob(flags.job, engine::makeBackend, callbacks);
   }
   progress.finish();
-  if (!report.ok()) return reportStatus(report.status());
-  std::cout << report->summary();
-  if (!flags.reportPath.empty()) {
-    status = writeReport(*report, flags.reportPath);
-    if (!status.ok()) return reportStatus(status);
-  }
+  // A failed job's report says what was done before it failed: files committed, time, stages.
+  Status reportWritten = flags.reportPath.empty() ? Status::OK() : writeReport(result.report, flags.reportPath);
+  if (!result.status.ok()) return reportStatus(result.status);
+  std::cout << result.report.summary();
+  if (!reportWritten.ok()) return reportStatus(reportWritten);
   return 0;
 }
 

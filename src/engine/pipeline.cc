@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -131,11 +130,13 @@ nlohmann::json configurationJson(const JobOptions& options, int64_t batchSize, i
 
 class Pipeline {
  public:
-  // `start`: when the job began, before planning, so that listing and reading footers count in its time.
-  Pipeline(const JobOptions& options, WorkPlan plan, Clock::time_point start)
-      : options_(options), plan_(std::move(plan)), start_(start) {}
+  // The monitor started with the job, before planning, so that listing and reading footers count in its time.
+  Pipeline(const JobOptions& options, WorkPlan plan, JobMonitor& monitor)
+      : options_(options), plan_(std::move(plan)), monitor_(monitor), start_(monitor.start()) {}
 
-  Result<JobReport> run(const BackendFactory& makeBackend, const ProgressCallback& onProgress);
+  /// Runs the job; the report (partial when this fails) is `report()` afterwards.
+  Status run(const BackendFactory& makeBackend);
+  JobReport& report() { return report_; }
 
  private:
   Status prepare(const BackendFactory& makeBackend);
@@ -153,6 +154,7 @@ class Pipeline {
 
   const JobOptions& options_;
   WorkPlan plan_;
+  JobMonitor& monitor_;
   Clock::time_point start_;
   std::vector<std::unique_ptr<backend::InferenceBackend>> backends_;  // one per inference worker
   image::ResizeCropOptions resizeCrop_;
@@ -175,7 +177,6 @@ class Pipeline {
   int64_t numClasses_ = 0;
   int topk_ = 0;
   std::atomic<int64_t> nextUnit_{0};
-  std::atomic<int64_t> imagesDone_{0};  // progress: rows predicted (or written, when preprocessing)
   std::atomic<double> firstBatchSeconds_{-1};
 
   // Writer state: the file being written, and its counts (added to the report when committed).
@@ -520,7 +521,7 @@ void Pipeline::inferenceWorker(backend::InferenceBackend& backend, WorkerTimes& 
   BatchRunner runner(backend, batchSize_, cropBytes_, [this](int64_t images) {
     double unset = -1;
     firstBatchSeconds_.compare_exchange_strong(unset, secondsSince(start_));
-    imagesDone_ += images;
+    monitor_.imagesDone(images);
   });
   std::deque<UnitResult> pending;  // this worker's units, oldest first; addresses stay put
   // Units whose results are all in leave, oldest first (the writer's queue puts every worker's
@@ -557,7 +558,7 @@ void Pipeline::inferenceWorker(backend::InferenceBackend& backend, WorkerTimes& 
       if (unit.fileError.ok()) {
         for (int64_t row = 0; row < unit.unit.numRows; ++row) {
           if (unit.rowFailed(row)) {
-            ++imagesDone_;
+            monitor_.imagesDone(1);
             continue;
           }
           Status status = runner.add(unit, row);
@@ -612,7 +613,7 @@ Status Pipeline::writeUnit(UnitResult& unit) {
   SLUICE_RETURN_IF_ERROR(writer_->write(*batch));
   currentFileImages_ += unit.unit.numRows;
   currentFileErrors_ += failedRows;
-  if (options_.mode == JobMode::kPreprocess) imagesDone_ += unit.unit.numRows;
+  if (options_.mode == JobMode::kPreprocess) monitor_.imagesDone(unit.unit.numRows);
   if (unit.unit.lastOfFile) {
     SLUICE_RETURN_IF_ERROR(writer_->commit());
     writer_.reset();
@@ -646,11 +647,19 @@ void Pipeline::writerWorker(WorkerTimes& times) {
   }
 }
 
-Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const ProgressCallback& onProgress) {
-  SLUICE_RETURN_IF_ERROR(prepare(makeBackend));
-  if (options_.stopRequested && options_.stopRequested->load()) return Status::Cancelled("the job was interrupted");
+Status Pipeline::run(const BackendFactory& makeBackend) {
+  report_.skippedFiles = plan_.skippedFiles;  // files skipped while running are added after these
+  report_.resumedFiles = plan_.resumedFiles;
+  report_.redoneFiles = plan_.redoneFiles;
+  Status status = prepare(makeBackend);
+  if (status.ok() && monitor_.stopRequested()) status = Status::Cancelled("the job was interrupted");
+  if (!status.ok()) {
+    report_.seconds = secondsSince(start_);
+    return status;
+  }
   const bool predicting = options_.mode != JobMode::kPreprocess;
   report_.startupSeconds = secondsSince(start_);
+  monitor_.enterPhase(JobPhase::kRunning);
   auto pipelineStart = Clock::now();
 
   StageStats preprocessStats("preprocess", workers_);
@@ -659,6 +668,10 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   const int inferenceWorkers = static_cast<int>(backends_.size());
   StageStats inferenceStats("inference", std::max(1, inferenceWorkers));
   StageStats writerStats("write", 1);
+  monitor_.onStop([this] {
+    failure_.set(Status::Cancelled("the job was interrupted: output files in progress were dropped and "
+                                   "complete ones kept; --resume goes on from them"));
+  });
   std::vector<std::thread> preprocessThreads;
   std::atomic<int> preprocessRunning{workers_ + gpuDecodeWorkers};
   for (int i = 0; i < workers_; ++i) {
@@ -692,37 +705,10 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
     writerWorker(times);
     writerStats.add(times);
   });
-
-  std::mutex monitorMutex;
-  std::condition_variable monitorWake;
-  bool finished = false;
-  std::thread monitor([&] {
-    std::unique_lock lock(monitorMutex);
-    while (!monitorWake.wait_for(lock, std::chrono::milliseconds(500), [&] { return finished; })) {
-      if (options_.stopRequested && options_.stopRequested->load()) {
-        failure_.set(Status::Cancelled("the job was interrupted: output files in progress were dropped and "
-                                       "complete ones kept; --resume goes on from them"));
-      }
-      if (onProgress) onProgress(imagesDone_.load(), plan_.totalRows, secondsSince(start_));
-    }
-  });
-
   for (auto& thread : preprocessThreads) thread.join();
   for (auto& thread : inferenceThreads) thread.join();
   writerThread.join();
-  {
-    std::lock_guard lock(monitorMutex);
-    finished = true;
-  }
-  monitorWake.notify_all();
-  monitor.join();
-
-  if (failure_.failed()) return failure_.status();
-  if (report_.images != plan_.totalRows && report_.skippedFiles.empty()) {
-    return Status::Internal("the pipeline wrote " + std::to_string(report_.images) + " rows but planned " +
-                            std::to_string(plan_.totalRows));
-  }
-  if (onProgress) onProgress(imagesDone_.load(), plan_.totalRows, secondsSince(start_));
+  monitor_.onStop({});  // the handler refers to this pipeline's failure
 
   report_.seconds = secondsSince(start_);
   report_.firstBatchSeconds = firstBatchSeconds_.load();
@@ -739,13 +725,17 @@ Result<JobReport> Pipeline::run(const BackendFactory& makeBackend, const Progres
   }
   report_.queues.push_back({"preprocessed", preprocessed_->stats()});
   if (predicting) report_.queues.push_back({"predicted", predicted_->stats()});
-  for (const auto& skipped : plan_.skippedFiles) report_.skippedFiles.push_back(skipped);
-  report_.resumedFiles = plan_.resumedFiles;
-  report_.redoneFiles = plan_.redoneFiles;
   report_.peakRssBytes = peakResidentBytes();
   report_.cpuDecodedImages = cpuDecodedRows_.load();
   report_.gpuDecodedImages = gpuDecodedRows_.load();
-  return std::move(report_);
+
+  if (failure_.failed()) return failure_.status();
+  if (report_.images != plan_.totalRows && report_.skippedFiles.size() == plan_.skippedFiles.size()) {
+    return Status::Internal("the pipeline wrote " + std::to_string(report_.images) + " rows but planned " +
+                            std::to_string(plan_.totalRows));
+  }
+  monitor_.reportNow();
+  return Status::OK();
 }
 
 }  // namespace
@@ -756,17 +746,32 @@ int64_t defaultMemoryBudget() {
   return std::clamp<int64_t>(physicalMemoryBytes() / 4, 1LL << 30, 16LL << 30);
 }
 
-Result<JobReport> runJob(const JobOptions& options, const BackendFactory& makeBackend,
-                         const ProgressCallback& onProgress) {
+JobResult runJob(const JobOptions& options, const BackendFactory& makeBackend, const JobCallbacks& callbacks) {
+  JobMonitor monitor(callbacks, options.stopRequested);
+  JobResult result;
+  auto fail = [&](Status status) {
+    result.status = std::move(status);
+    result.report.failure = result.status.message();
+    return std::move(result);
+  };
   if (options.mode != JobMode::kPreprocess && options.modelPath.empty()) {
-    return Status::InvalidArgument("no model given; pass --model FILE.onnx");
+    return fail(Status::InvalidArgument("no model given; pass --model FILE.onnx"));
   }
-  if (options.topk < 1) return Status::InvalidArgument("--topk must be at least 1");
-  const Clock::time_point start = Clock::now();
-  SLUICE_ASSIGN_OR_RETURN(auto plan, planJob(options));
-  if (options.stopRequested && options.stopRequested->load()) return Status::Cancelled("the job was interrupted");
-  Pipeline pipeline(options, std::move(plan), start);
-  return pipeline.run(makeBackend, onProgress);
+  if (options.topk < 1) return fail(Status::InvalidArgument("--topk must be at least 1"));
+  auto plan = planJob(options, &monitor);
+  if (plan.ok() && monitor.stopRequested()) plan = Status::Cancelled("the job was interrupted");
+  if (!plan.ok()) {
+    result.report.seconds = monitor.seconds();
+    return fail(plan.status());
+  }
+  monitor.setImagesTotal(plan->totalRows);
+  monitor.enterPhase(JobPhase::kStarting);
+  Pipeline pipeline(options, std::move(plan).value(), monitor);
+  Status status = pipeline.run(makeBackend);
+  monitor.stop();
+  result.report = std::move(pipeline.report());
+  if (!status.ok()) return fail(status);
+  return result;
 }
 
 }  // namespace sluice::engine

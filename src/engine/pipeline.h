@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "backend/inference_backend.h"
+#include "engine/job_monitor.h"
 #include "engine/job_options.h"
 #include "engine/job_report.h"
 
@@ -16,17 +17,20 @@ namespace sluice::engine {
 using BackendFactory =
     std::function<Result<std::unique_ptr<backend::InferenceBackend>>(const backend::BackendOptions&)>;
 
-/// Called from a monitor thread about twice a second, and once at the end.
-using ProgressCallback = std::function<void(int64_t imagesDone, int64_t imagesTotal, double seconds)>;
-
 /// Default batch size for a device: 32 on CPU, 256 on GPUs.
 int64_t defaultBatchSize(const std::string& device);
 /// Default memory budget: a quarter of physical memory, at least 1 GiB and at most 16 GiB.
 int64_t defaultMemoryBudget();
 
+/// How a job ended. When it failed, `status` says why and `report` holds what was done until then
+/// (files committed, time, stages), with `report.failure` set to the same message.
+struct JobResult {
+  Status status;
+  JobReport report;
+};
+
 /// Runs one job to the end. Bad rows become error rows; a bad file fails the job (or is skipped
 /// with skipBadFiles); on failure no partial output file is left behind.
-Result<JobReport> runJob(const JobOptions& options, const BackendFactory& makeBackend,
-                         const ProgressCallback& onProgress = {});
+JobResult runJob(const JobOptions& options, const BackendFactory& makeBackend, const JobCallbacks& callbacks = {});
 
 }  // namespace sluice::engine

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "io/arrow_status.h"
@@ -45,9 +46,25 @@ struct InputInspection {
   Result<int64_t> outputRows = Status::Internal("not read");
 };
 
+/// Files already in the output location that this plan does not write stay there, and a reader of
+/// the folder would mix them with this job's output (an earlier run on other input, say).
+void noteOtherOutputs(const JobOptions& options, const WorkPlan& plan, const JobMonitor& monitor) {
+  auto existing = io::listInputFiles(plan.output);
+  if (!existing.ok() || existing->empty()) return;  // no output folder yet, most often
+  std::set<std::string> written;
+  for (const auto& file : plan.files) written.insert(file.outputPath);
+  std::vector<std::string> others;
+  for (const auto& file : *existing) {
+    if (!written.count(plan.output.join(file.relativePath))) others.push_back(file.relativePath);
+  }
+  if (others.empty()) return;
+  monitor.note(options.output + " already holds " + std::to_string(others.size()) +
+               " Parquet file(s) this job does not write (e.g. " + others.front() + "); they are left as they are");
+}
+
 }  // namespace
 
-Result<WorkPlan> planJob(const JobOptions& options) {
+Result<WorkPlan> planJob(const JobOptions& options, JobMonitor* monitor) {
   WorkPlan plan;
   for (size_t i = 0; i < options.passThrough.size(); ++i) {
     if (std::find(options.passThrough.begin(), options.passThrough.begin() + i, options.passThrough[i]) !=
@@ -58,6 +75,7 @@ Result<WorkPlan> planJob(const JobOptions& options) {
   SLUICE_ASSIGN_OR_RETURN(plan.input, io::resolveLocation(options.input, options.storage));
   SLUICE_ASSIGN_OR_RETURN(plan.output, io::resolveLocation(options.output, options.storage));
   SLUICE_ASSIGN_OR_RETURN(auto inputFiles, io::listInputFiles(plan.input));
+  if (monitor) monitor->setFilesTotal(static_cast<int64_t>(inputFiles.size()));
   plan.extraColumns = options.passThrough;
   plan.imageShape = options.imageShape;
 
@@ -70,15 +88,20 @@ Result<WorkPlan> planJob(const JobOptions& options) {
   }
   std::vector<InputInspection> inspections(inputFiles.size());
   forEachConcurrently(inputFiles.size(), [&](size_t i) {
+    if (monitor && monitor->stopRequested()) return;
     InputInspection& inspection = inspections[i];
     inspection.opened = io::ParquetImageFile::Open(plan.input, inputFiles[i], options.imageColumn,
                                                    options.passThrough);
-    if (!options.resume || !inspection.opened.ok()) return;
-    auto existing = plan.output.fileSystem->GetFileInfo(plan.output.join(inputFiles[i].relativePath));
-    if (!existing.ok() || !existing->IsFile()) return;
-    inspection.hasOutput = true;
-    inspection.outputRows = io::parquetRowCount(plan.output, *existing);
+    if (options.resume && inspection.opened.ok()) {
+      auto existing = plan.output.fileSystem->GetFileInfo(plan.output.join(inputFiles[i].relativePath));
+      if (existing.ok() && existing->IsFile()) {
+        inspection.hasOutput = true;
+        inspection.outputRows = io::parquetRowCount(plan.output, *existing);
+      }
+    }
+    if (monitor) monitor->fileInspected();
   });
+  if (monitor && monitor->stopRequested()) return Status::Cancelled("the job was interrupted");
 
   bool layoutDecided = false;
   for (size_t i = 0; i < inputFiles.size(); ++i) {
@@ -159,6 +182,9 @@ Result<WorkPlan> planJob(const JobOptions& options) {
   // Files beyond --limit produce no output.
   if (!plan.units.empty()) plan.files.resize(plan.units.back().fileIndex + 1);
   else if (options.limit == 0) plan.files.clear();
+  // Only for someone listening: listing the output costs a request or more on S3, and Spark tasks
+  // share an output folder by design.
+  if (monitor && monitor->wantsNotes() && !options.resume) noteOtherOutputs(options, plan, *monitor);
   return plan;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/job_monitor.h"
 #include "engine/job_options.h"
 #include "io/parquet_image_file.h"
 
@@ -59,6 +60,9 @@ struct WorkPlan {
   std::vector<std::string> redoneFiles;  // --resume: outputs that existed with fewer rows than their input
 };
 
-Result<WorkPlan> planJob(const JobOptions& options);
+/// `monitor` (may be null) hears how many files there are and how many footers have been read, is
+/// told of files in the output location the plan does not write (when it wants notes and the job
+/// does not resume), and can stop planning.
+Result<WorkPlan> planJob(const JobOptions& options, JobMonitor* monitor = nullptr);
 
 }  // namespace sluice::engine

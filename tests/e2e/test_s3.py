@@ -1,5 +1,6 @@
 """Input and output on S3, against a moto server on 127.0.0.1."""
 import io
+import re
 import time
 
 import boto3
@@ -78,3 +79,71 @@ def test_resume_on_s3_finishes_an_output_that_limit_cut_short(tmp_path, models, 
         assert pq.read_table(io.BytesIO(body)).column("row").to_pylist() == list(range(rows))
     again = run_sluice("run", "--input", "s3://resume/in", "--output", "s3://resume/out", "--resume", *flags, check=0)
     assert "images: 0 (0 errors)" in again.stdout and "2 inputs already had output" in again.stdout
+
+
+class _SlowProxy:
+    """Forwards HTTP requests to `target` after `delay` seconds each: an S3 endpoint far away."""
+
+    def __init__(self, target, delay):
+        import http.client
+        import http.server
+        import threading
+        from urllib.parse import urlparse
+
+        host, port = urlparse(target).hostname, urlparse(target).port
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def forward(self):
+                time.sleep(delay)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                upstream = http.client.HTTPConnection(host, port, timeout=30)
+                upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+                response = upstream.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_progress_while_planning_counts_footers_read(tmp_path, moto_endpoint):
+    """Reading the footers of many files on a distant S3 takes a while: the progress line says so."""
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="far")
+    write_seed_parquet(tmp_path / "x.parquet", smooth_images(1, height=32, width=32))
+    body = (tmp_path / "x.parquet").read_bytes()
+    for i in range(48):
+        s3.put_object(Bucket="far", Key=f"in/part-{i:03}.parquet", Body=body)
+    proxy = _SlowProxy(moto_endpoint, delay=0.3)
+    try:
+        result = run_sluice("preprocess", "--input", "s3://far/in", "--output", tmp_path / "out", "--image-shape",
+                            "32,32,3", "--resize-size", "32", "--crop-size", "16", "--limit", "1", "--progress",
+                            "--s3-endpoint", proxy.endpoint, check=0)
+    finally:
+        proxy.close()
+    lines = result.stderr.splitlines()
+    assert any(re.fullmatch(r"\[sluice\] reading input footers: \d+/48 files \| elapsed \d+s", line)
+               for line in lines), result.stderr
+    assert lines[-1].startswith("[sluice] 1/1 images (100.0%)"), result.stderr
