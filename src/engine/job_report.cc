@@ -18,6 +18,8 @@ std::string JobReport::bottleneck() const {
 
 nlohmann::json JobReport::toJson() const {
   nlohmann::json json;
+  json["status"] = failure.empty() ? "succeeded" : "failed";
+  json["failure"] = failure.empty() ? nlohmann::json() : nlohmann::json(failure);
   json["images"] = images;
   json["errors"] = errors;
   json["files"] = files;

@@ -25,11 +25,12 @@ struct QueueReport {
 };
 
 struct JobReport {
-  int64_t images = 0;        // rows written, errors included
+  std::string failure;       // why the job failed; empty when it succeeded (the counts are then partial)
+  int64_t images = 0;        // rows in committed files, errors included
   int64_t errors = 0;        // rows with an error
   std::string firstError;    // "uri row N: reason" of the first row written with an error
   int64_t files = 0;         // output files committed
-  double seconds = 0;        // wall time of the whole job
+  double seconds = 0;        // wall time of the whole job (until it failed)
   double startupSeconds = 0;  // listing, model load, until the pipeline starts
   double firstBatchSeconds = -1;  // from job start to the first inference batch done
   std::vector<StageReport> stages;

@@ -131,9 +131,12 @@ def test_truncated_file_fails_the_job_naming_it(tmp_path, models):
     write_seed_parquet(tmp_path / "good.parquet", smooth_images(3))
     data = (tmp_path / "good.parquet").read_bytes()
     (tmp_path / "cut.parquet").write_bytes(data[:-100])
+    report = tmp_path / "report.json"
     result = run_sluice("run", "--input", tmp_path / "cut.parquet", "--model", models["resnet18"], "--output",
-                        tmp_path / "out", "--device", "cpu", check=1)
+                        tmp_path / "out", "--device", "cpu", "--report", report, check=1)
     assert "cut.parquet" in result.stderr and "pass --skip-bad-files" in result.stderr
+    data = json.loads(report.read_text())  # failed while planning: nothing done, the reason kept
+    assert data["status"] == "failed" and "cut.parquet" in data["failure"] and data["files"] == 0, data
 
 
 def test_corrupt_data_pages_leave_no_partial_output(tmp_path, models):
@@ -142,13 +145,20 @@ def test_corrupt_data_pages_leave_no_partial_output(tmp_path, models):
     write_seed_parquet(folder / "a.parquet", smooth_images(4))
     write_multi_group_file(folder / "b.parquet")
     corrupt_middle(folder / "b.parquet")
+    report = tmp_path / "report.json"
     result = run_sluice("run", "--input", folder, "--model", models["resnet18"], "--output", tmp_path / "out",
-                        "--device", "cpu")
+                        "--device", "cpu", "--cpu-workers", "1", "--report", report)
     assert result.returncode == 1, result.stderr
     assert "b.parquet" in result.stderr and "pass --skip-bad-files" in result.stderr
     files = all_files(tmp_path / "out")
     assert "b.parquet" not in files
     assert not any(name.startswith(".") for name in files), files
+    # The report of a failed job says why, and what was done before it failed (a.parquet, if its
+    # predictions were written before b's broken row group was read).
+    data = json.loads(report.read_text())
+    assert data["status"] == "failed" and "b.parquet" in data["failure"], data
+    assert data["files"] == len(files) and data["images"] == 4 * len(files), data
+    assert data["configuration"]["input"] == str(folder) and "inference" in data["stages"]
 
 
 def test_missing_image_column_is_a_usage_error(tmp_path, models):

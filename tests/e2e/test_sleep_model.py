@@ -61,9 +61,11 @@ def test_an_interrupted_job_keeps_complete_files_leaves_no_temporary_ones_and_re
     # 40 batches of 0.2 s: still running when the signal comes.
     write_seed_parquet(folder / "b.parquet", smooth_images(80, seed=7), row_group_size=2)
     out = tmp_path / "out"
+    report = tmp_path / "report.json"
     command = [sluice_binary(), "run", "--input", str(folder), "--model", str(model_path), "--output", str(out),
                "--device", "cpu", "--batch-size", "2", "--cpu-workers", "1", "--no-progress"]
-    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    job = subprocess.Popen(command + ["--report", str(report)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
     deadline = time.monotonic() + 60
     while not (out / "a.parquet").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -74,6 +76,9 @@ def test_an_interrupted_job_keeps_complete_files_leaves_no_temporary_ones_and_re
     assert "the job was interrupted" in stderr and "--resume" in stderr
     assert sorted(p.name for p in out.iterdir()) == ["a.parquet"]  # b's temporary file is gone
     assert pq.read_table(out / "a.parquet").num_rows == 4
+    data = json.loads(report.read_text())  # what was done before the stop
+    assert data["status"] == "failed" and "interrupted" in data["failure"], data
+    assert (data["files"], data["images"]) == (1, 4), data
 
     result = run_sluice(*command[1:], "--resume", check=0)
     assert "images: 80 (0 errors) in 1 files" in result.stdout
