@@ -118,7 +118,32 @@ struct GpuJpegDecoder::Impl {
     return true;
   }
 
-  // Decodes the accepted images into the decoded arena; clears `done` for those that fail.
+  // Decodes batch[first, last) on the hardware engine; sets `done` for the images decoded. One image
+  // the engine refuses fails its whole batch, so a failed batch is halved and each half tried again:
+  // a bad image costs a few more engine calls, not its batch-mates' trip to the CPU.
+  Status decodeOnEngine(const std::vector<GpuDecodeRequest>& requests, const std::vector<Accepted>& batch,
+                        std::vector<nvjpegImage_t>& outputs, size_t first, size_t last, std::vector<bool>& done) {
+    const size_t count = last - first;
+    std::vector<const unsigned char*> data(count);
+    std::vector<size_t> lengths(count);
+    for (size_t i = 0; i < count; ++i) {
+      data[i] = requests[batch[first + i].request].data;
+      lengths[i] = requests[batch[first + i].request].size;
+    }
+    SLUICE_NVJPEG_RETURN_IF_ERROR(
+        nvjpegDecodeBatchedInitialize(handle, state, static_cast<int>(count), 1, NVJPEG_OUTPUT_RGBI));
+    if (nvjpegDecodeBatched(handle, state, data.data(), lengths.data(), outputs.data() + first, stream) ==
+        NVJPEG_STATUS_SUCCESS) {
+      for (size_t i = first; i < last; ++i) done[batch[i].request] = true;
+      return Status::OK();
+    }
+    if (count == 1) return Status::OK();  // left to the CPU, which words its error if it is corrupt
+    const size_t middle = first + count / 2;
+    SLUICE_RETURN_IF_ERROR(decodeOnEngine(requests, batch, outputs, first, middle, done));
+    return decodeOnEngine(requests, batch, outputs, middle, last, done);
+  }
+
+  // Decodes the accepted images into the decoded arena; sets `done` for those decoded.
   Status decodeAll(const std::vector<GpuDecodeRequest>& requests, const std::vector<Accepted>& batch,
                    std::vector<bool>& done) {
     std::vector<nvjpegImage_t> outputs(batch.size());
@@ -126,22 +151,7 @@ struct GpuJpegDecoder::Impl {
       outputs[i].channel[0] = decoded.as<uint8_t>() + batch[i].job.sourceOffset;
       outputs[i].pitch[0] = static_cast<size_t>(batch[i].width) * 3;
     }
-    if (hardware) {
-      std::vector<const unsigned char*> data(batch.size());
-      std::vector<size_t> lengths(batch.size());
-      for (size_t i = 0; i < batch.size(); ++i) {
-        data[i] = requests[batch[i].request].data;
-        lengths[i] = requests[batch[i].request].size;
-      }
-      SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegDecodeBatchedInitialize(handle, state, static_cast<int>(batch.size()), 1,
-                                                                  NVJPEG_OUTPUT_RGBI));
-      if (nvjpegDecodeBatched(handle, state, data.data(), lengths.data(), outputs.data(), stream) ==
-          NVJPEG_STATUS_SUCCESS) {
-        for (const auto& image : batch) done[image.request] = true;
-      }
-      // A failed batch is left to the CPU whole: slower, never wrong.
-      return Status::OK();
-    }
+    if (hardware) return decodeOnEngine(requests, batch, outputs, 0, batch.size(), done);
     for (size_t i = 0; i < batch.size(); ++i) {
       const auto& request = requests[batch[i].request];
       done[batch[i].request] = nvjpegDecode(handle, state, request.data, request.size, NVJPEG_OUTPUT_RGBI,

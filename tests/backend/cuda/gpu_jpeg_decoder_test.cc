@@ -201,6 +201,34 @@ TEST_P(GpuJpegDecoderBackendTest, DeclinesWhatItCannotDecodeAndStillDecodesTheRe
   }
 }
 
+TEST_P(GpuJpegDecoderBackendTest, AnImageWithBrokenEntropyDataDoesNotSendItsBatchMatesToTheCpu) {
+  SKIP_WITHOUT_GPU();
+  auto decoder = makeDecoder(GetParam());
+  ASSERT_TRUE(decoder);
+  auto pixels = photoLikeImage(480, 360, 3, 11);
+  const auto jpeg = image::testing::encodeJpeg(480, 360, 3, pixels.data(), 90);
+  // Headers and end marker intact (so it is not declined up front), the scan's middle overwritten:
+  // the hardware engine may refuse it, and refuses its whole batch with it.
+  auto broken = jpeg;
+  for (size_t i = broken.size() / 2; i < broken.size() / 2 + 256; ++i) broken[i] = static_cast<uint8_t>(i * 37 % 255);
+  std::vector<std::vector<uint8_t>> inputs(9, jpeg);
+  inputs[4] = broken;
+  std::vector<uint8_t> crops(inputs.size() * kCropBytes, 0);
+  std::vector<GpuDecodeRequest> requests;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    requests.push_back({inputs[i].data(), inputs[i].size(), crops.data() + i * kCropBytes});
+  }
+  auto done = decoder->decode(requests);
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  const auto expected = cpuCrop(jpeg);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (i == 4) continue;  // decoded or declined: either is right (the CPU then words its error)
+    ASSERT_TRUE((*done)[i]) << "good image " << i << " was left to the CPU on " << decoder->backendName();
+    const Difference difference = compare(expected.data(), crops.data() + i * kCropBytes, kCropBytes);
+    EXPECT_LE(difference.max, 8) << "image " << i;
+  }
+}
+
 TEST_P(GpuJpegDecoderBackendTest, ProgressiveJpegsAreDecodedWithinTheBoundsOrDeclined) {
   SKIP_WITHOUT_GPU();
   auto decoder = makeDecoder(GetParam());
