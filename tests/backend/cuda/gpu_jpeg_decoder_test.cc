@@ -63,6 +63,15 @@ Difference compare(const uint8_t* a, const uint8_t* b, int64_t bytes) {
   return difference;
 }
 
+/// One request per encoded image, crop i at crops + i * kCropBytes.
+std::vector<GpuDecodeRequest> requestsFor(const std::vector<std::vector<uint8_t>>& encoded, std::vector<uint8_t>& crops) {
+  std::vector<GpuDecodeRequest> requests;
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    requests.push_back({encoded[i].data(), encoded[i].size(), crops.data() + i * kCropBytes});
+  }
+  return requests;
+}
+
 std::vector<uint8_t> cpuCrop(const std::vector<uint8_t>& encoded) {
   // Full-size decoding (no DCT scaling): the GPU decodes at full size too.
   image::EncodedImagePreprocessor cpu({.resizeSize = 256, .cropSize = kCropSize, .dctScalingMargin = 0});
@@ -153,11 +162,7 @@ TEST_P(GpuJpegDecoderBackendTest, CropsMeetTheFidelityBoundsAgainstTheCpuDecoder
     encoded.push_back(image::testing::encodeJpeg(c.width, c.height, c.channels, pixels.data(), c.quality));
   }
   std::vector<uint8_t> crops(encoded.size() * kCropBytes);
-  std::vector<GpuDecodeRequest> requests;
-  for (size_t i = 0; i < encoded.size(); ++i) {
-    requests.push_back({encoded[i].data(), encoded[i].size(), crops.data() + i * kCropBytes});
-  }
-  auto done = decoder->decode(requests);
+  auto done = decoder->decode(requestsFor(encoded, crops));
   ASSERT_TRUE(done.ok()) << done.status().message();
   for (size_t i = 0; i < encoded.size(); ++i) {
     ASSERT_TRUE((*done)[i]) << decoder->backendName() << " declined case " << i;
@@ -183,11 +188,7 @@ TEST_P(GpuJpegDecoderBackendTest, DeclinesWhatItCannotDecodeAndStillDecodesTheRe
   withTrailer.insert(withTrailer.end(), 2048, 0x42);
   const std::vector<std::vector<uint8_t>> inputs = {png, truncated, garbage, rgbCoded, jpeg, withTrailer};
   std::vector<uint8_t> crops(inputs.size() * kCropBytes, 0);
-  std::vector<GpuDecodeRequest> requests;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    requests.push_back({inputs[i].data(), inputs[i].size(), crops.data() + i * kCropBytes});
-  }
-  auto done = decoder->decode(requests);
+  auto done = decoder->decode(requestsFor(inputs, crops));
   ASSERT_TRUE(done.ok()) << done.status().message();
   EXPECT_FALSE((*done)[0]) << "PNG";
   EXPECT_FALSE((*done)[1]) << "truncated JPEG";
@@ -214,11 +215,7 @@ TEST_P(GpuJpegDecoderBackendTest, AnImageWithBrokenEntropyDataDoesNotSendItsBatc
   std::vector<std::vector<uint8_t>> inputs(9, jpeg);
   inputs[4] = broken;
   std::vector<uint8_t> crops(inputs.size() * kCropBytes, 0);
-  std::vector<GpuDecodeRequest> requests;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    requests.push_back({inputs[i].data(), inputs[i].size(), crops.data() + i * kCropBytes});
-  }
-  auto done = decoder->decode(requests);
+  auto done = decoder->decode(requestsFor(inputs, crops));
   ASSERT_TRUE(done.ok()) << done.status().message();
   const auto expected = cpuCrop(jpeg);
   for (size_t i = 0; i < inputs.size(); ++i) {
