@@ -147,3 +147,40 @@ def test_progress_while_planning_counts_footers_read(tmp_path, moto_endpoint):
     assert any(re.fullmatch(r"\[sluice\] reading input footers: \d+/48 files \| elapsed \d+s", line)
                for line in lines), result.stderr
     assert lines[-1].startswith("[sluice] 1/1 images (100.0%)"), result.stderr
+
+
+def test_ctrl_c_while_reading_footers_stops_the_job_without_waiting_for_the_rest(tmp_path, moto_endpoint):
+    import signal
+    import subprocess
+
+    from conftest import sluice_binary
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="farther")
+    write_seed_parquet(tmp_path / "x.parquet", smooth_images(1, height=32, width=32))
+    body = (tmp_path / "x.parquet").read_bytes()
+    for i in range(160):  # 10 rounds of 16 footer readers, each 0.3 s or more: several seconds
+        s3.put_object(Bucket="farther", Key=f"in/part-{i:03}.parquet", Body=body)
+    proxy = _SlowProxy(moto_endpoint, delay=0.3)
+    try:
+        job = subprocess.Popen([sluice_binary(), "preprocess", "--input", "s3://farther/in", "--output",
+                                str(tmp_path / "out"), "--image-shape", "32,32,3", "--resize-size", "32",
+                                "--crop-size", "16", "--progress", "--s3-endpoint", proxy.endpoint],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        for line in job.stderr:  # wait until footers are being read
+            lines.append(line)
+            if "reading input footers" in line:
+                break
+        else:
+            raise AssertionError("".join(lines))
+        signalled = time.monotonic()
+        job.send_signal(signal.SIGINT)
+        _, stderr = job.communicate(timeout=60)
+        stopped_after = time.monotonic() - signalled
+    finally:
+        proxy.close()
+    assert job.returncode == -signal.SIGINT, stderr
+    assert "interrupted" in stderr
+    assert stopped_after < 2.0, stopped_after  # one round of footer reads, not the remaining rounds
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
