@@ -51,7 +51,8 @@ void addCommonFlags(CLI::App& command, RunFlags& flags) {
                      "input columns copied to the output (a name clashing with an output column gets an "
                      "input_ prefix)")
       ->delimiter(',');
-  command.add_option("--report", flags.reportPath, "write a JSON report of the job to this file (also when it fails: status, reason, what was done)");
+  command.add_option("--report", flags.reportPath,
+                     "write a JSON report of the job to this file (also when it fails: status, reason, what was done)");
   auto* progress =
       command.add_flag("--progress", flags.progress, "show progress on stderr even when it is not a terminal");
   command.add_flag("--no-progress", flags.noProgress, "never show progress")->excludes(progress);

@@ -64,7 +64,8 @@ Difference compare(const uint8_t* a, const uint8_t* b, int64_t bytes) {
 }
 
 /// One request per encoded image, crop i at crops + i * kCropBytes.
-std::vector<GpuDecodeRequest> requestsFor(const std::vector<std::vector<uint8_t>>& encoded, std::vector<uint8_t>& crops) {
+std::vector<GpuDecodeRequest> requestsFor(const std::vector<std::vector<uint8_t>>& encoded,
+                                          std::vector<uint8_t>& crops) {
   std::vector<GpuDecodeRequest> requests;
   for (size_t i = 0; i < encoded.size(); ++i) {
     requests.push_back({encoded[i].data(), encoded[i].size(), crops.data() + i * kCropBytes});
