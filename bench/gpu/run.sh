@@ -30,7 +30,7 @@ LINES="$RESULTS_DIR/gpu.jsonl"
 "$SLUICE" info | tee "$RESULTS_DIR/info.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv | tee -a "$RESULTS_DIR/info.txt"
 [ -f "$DATA/resnet50.onnx" ] || python tools/make_test_model.py --arch resnet50 --out "$DATA/resnet50.onnx" --seed 0
-if section a || section b; then
+if section b; then
   [ -d "$DATA/seed" ] || "$SLUICE" datagen --out "$DATA/seed" --images "$IMAGES" --seed 0 $PHOTOS
 fi
 
@@ -45,7 +45,10 @@ section a && for batch in 256 1000; do
     record "$(python bench/gpu/peers/torch_model.py --precision "$precision" --batch-size "$batch" \
       --iterations "$iterations")"
   done
-  # cuDNN's algorithms timed at start-up instead of the heuristics' first that runs.
+done
+# cuDNN's algorithms timed at start-up instead of the heuristics' first that runs: last, since timing
+# every candidate of every convolution makes the longest start-ups.
+section a && for batch in 256 1000; do
   for precision in fp16 tf32; do
     iterations=$((ITERATIONS * 256 / batch + 1))
     record "$("$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
@@ -64,7 +67,7 @@ section b && for variant in fp16:1 fp32:1 fp16:2; do
   sampler=$!
   "$SLUICE" run --input "$DATA/seed" --model "$DATA/resnet50.onnx" --output "$DATA/out-$name" \
     --device cuda --precision "$precision" --inference-workers "$workers" --normalize seed \
-    --report "$DATA/run-$name.json" --no-progress
+    --report "$DATA/run-$name.json" --no-progress || echo "run.sh: sluice run $name failed" >&2
   kill "$sampler"
   record "$(python - "$DATA/run-$name.json" "$DATA/util-$name.txt" <<'PY'
 import json, sys
@@ -99,7 +102,8 @@ if section c; then
     nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$DATA/util-jpeg-$decode.txt" &
     sampler=$!
     "$SLUICE" run --input "$DATA/jpeg" --model "$DATA/resnet50.onnx" --output "$DATA/out-jpeg-$decode" \
-      --device cuda --precision fp16 --decode "$decode" --report "$DATA/run-jpeg-$decode.json" --no-progress
+      --device cuda --precision fp16 --decode "$decode" --report "$DATA/run-jpeg-$decode.json" --no-progress ||
+      echo "run.sh: sluice run --decode $decode failed" >&2
     kill "$sampler"
     record "$(python - "$DATA/run-jpeg-$decode.json" "$DATA/util-jpeg-$decode.txt" <<'PY'
 import json, sys

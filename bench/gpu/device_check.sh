@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# A whole GPU session in one device command, sized for today's lease: 15 minutes of device time a
+# session, a machine's start taking 1-2 of them and one command at most 10. Steps run most telling
+# first, each under its own time limit and all under BUDGET seconds, so that a step that hangs or
+# fails costs only its own limit and what ran still comes back:
+#   smoke   sluice model-bench fp16 (does the CUDA backend load ResNet50 and run at all)
+#   gtest   sluice_cuda_tests (every kernel and fused path against the CPU reference)
+#   a, b    bench/gpu/run.sh sections a (model-only vs PyTorch eager) and b (end-to-end, seed format)
+#   pytest  tests/e2e/test_devices.py and test_gpu_decode.py (the real binary, GPU vs CPU)
+#   c       bench/gpu/run.sh section c (end-to-end from JPEG bytes, --decode cpu|gpu|auto vs PIL)
+#   d       section d (torch.compile), only when enough time is left
+# Use: scripts/gpu_bundle.sh here, then the device tool's run with carry [".gpu"], timeout_s 600 and
+# the command `bash bench/gpu/device_check.sh` (env: BUDGET=540 seconds, STEPS="smoke gtest a b pytest c d").
+# Comes back in $OUT (at most 8 files return): summary.txt (a line per step: status and seconds, then
+# the results table), log.txt (every step's output), gpu.jsonl, gpu.md, details.tar.gz (job reports,
+# GPU utilization samples, gtest XML, cuDNN's log).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/sluice-device-out}
+BUDGET=${BUDGET:-540}
+STEPS=${STEPS:-smoke gtest a b pytest c d}
+WORK=/tmp/sluice-device-work
+DATA=${DATA:-/tmp/sluice-bench}
+rm -rf "$WORK"
+mkdir -p "$OUT" "$WORK" "$DATA"
+deadline=$((SECONDS + BUDGET))
+SUMMARY="$OUT/summary.txt" LOG="$OUT/log.txt"
+: >"$SUMMARY"
+: >"$LOG"
+export CUDNN_LOGDEST_DBG="$WORK/cudnn.log"
+source scripts/gpu_env.sh >>"$LOG" 2>&1
+export PYTHONUNBUFFERED=1 DATA
+
+# step NAME LIMIT COMMAND...: runs COMMAND for at most LIMIT seconds (less when the budget is nearly
+# spent; skipped when under 20 s are left), appending its output to the log.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  [[ " $STEPS " == *" $name "* ]] || return 0
+  local left=$((deadline - SECONDS - 10))
+  if ((left < 20)); then
+    echo "$name: skipped, out of time" | tee -a "$SUMMARY"
+    return 0
+  fi
+  ((limit > left)) && limit=$left
+  local start=$SECONDS
+  echo "===== $name (limit ${limit}s): $*" >>"$LOG"
+  timeout --kill-after=5 "$limit" "$@" >>"$LOG" 2>&1
+  local rc=$?
+  local status="ok"
+  ((rc == 124 || rc == 137)) && status="TIMED OUT after ${limit}s"
+  ((rc != 0 && rc != 124 && rc != 137)) && status="FAILED (exit $rc)"
+  echo "$name: $status in $((SECONDS - start))s" | tee -a "$SUMMARY"
+}
+
+# The steps run under timeout(1), which takes a command, not a shell function: pytest_gpu is exported.
+pytest_gpu() {
+  local parallel=()
+  python -c 'import xdist' 2>/dev/null && parallel=(-n 4)
+  python -m pytest -q -rs "${parallel[@]}" -p no:cacheprovider --junitxml="$WORK/pytest.xml" \
+    tests/e2e/test_devices.py tests/e2e/test_gpu_decode.py
+}
+export -f pytest_gpu
+export WORK
+
+{
+  date -u
+  nvidia-smi
+  "$SLUICE_BIN" info
+} >>"$LOG" 2>&1
+[ -f "$DATA/resnet50.onnx" ] ||
+  python tools/make_test_model.py --arch resnet50 --out "$DATA/resnet50.onnx" --seed 0 >>"$LOG" 2>&1
+
+step smoke 90 "$SLUICE_BIN" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision fp16 \
+  --batch-size 256 --iterations 20 --warmup 3 --json
+step gtest 150 "$SLUICE_GPU/bin/sluice_cuda_tests" --gtest_output="xml:$WORK/gtest.xml"
+step a 170 env SECTIONS=a RESULTS_DIR="$WORK/results-a" bash bench/gpu/run.sh
+step b 170 env SECTIONS=b RESULTS_DIR="$WORK/results-b" bash bench/gpu/run.sh
+step pytest 200 bash -c pytest_gpu
+step c 120 env SECTIONS=c RESULTS_DIR="$WORK/results-c" bash bench/gpu/run.sh
+((deadline - SECONDS > 240)) && step d 200 env SECTIONS=d RESULTS_DIR="$WORK/results-d" bash bench/gpu/run.sh
+
+cat "$WORK"/results-*/gpu.jsonl >"$OUT/gpu.jsonl" 2>/dev/null
+python bench/gpu/report.py "$OUT/gpu.jsonl" >"$OUT/gpu.md" 2>>"$LOG"
+cp "$DATA"/run-*.json "$DATA"/util-*.txt "$WORK"/ 2>/dev/null
+tar -C "$WORK" -czf "$OUT/details.tar.gz" . 2>>"$LOG"
+{
+  echo
+  cat "$OUT/gpu.md"
+} >>"$SUMMARY"
+echo "===== summary"
+cat "$SUMMARY"
+grep -E "^\[  FAILED  \]|^FAILED|^ERROR|gpu_env:" "$LOG" | head -40
