@@ -41,6 +41,14 @@ class QueueBase {
     notFull_.notify_all();
   }
 
+  /// A new byte budget, e.g. once a stage that started late says what memory it holds. Waiting
+  /// producers check it again; items already queued stay.
+  void setCapacity(int64_t capacityBytes) {
+    std::lock_guard lock(mutex_);
+    stats_.capacityBytes = capacityBytes;
+    notFull_.notify_all();
+  }
+
   QueueStats stats() const {
     std::lock_guard lock(mutex_);
     return stats_;

@@ -111,6 +111,23 @@ TEST(OrderedQueueTest, BlocksItemsAheadOfSequenceWhenFull) {
   EXPECT_EQ(queue.pop(), 2);
 }
 
+TEST(OrderedQueueTest, RaisingTheCapacityWakesAProducerWaitingForRoom) {
+  OrderedQueue<int> queue(10);
+  ASSERT_TRUE(queue.push(0, 0, 10));
+  std::atomic<bool> pushed{false};
+  std::thread producer([&] {
+    EXPECT_TRUE(queue.push(2, 2, 10));  // not the next in sequence: waits for room
+    pushed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(pushed.load());
+  queue.setCapacity(20);
+  producer.join();
+  EXPECT_TRUE(pushed.load());
+  EXPECT_EQ(queue.stats().capacityBytes, 20);
+  EXPECT_EQ(queue.stats().highWaterBytes, 20);
+}
+
 TEST(OrderedQueueTest, ManyProducersDeliverEverythingInOrder) {
   OrderedQueue<int> queue(64);
   std::atomic<int> nextWork{0};
