@@ -1,6 +1,7 @@
 #include "engine/backend_factory.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "backend/cpu/cpu_backend.h"
@@ -109,6 +110,18 @@ Result<std::vector<backend::BackendOptions>> planBackends(const DeviceRequest& r
     plans.push_back(std::move(options));
   }
   return plans;
+}
+
+std::optional<int64_t> startupMemoryBound([[maybe_unused]] const backend::BackendOptions& options) {
+#if SLUICE_WITH_CUDA
+  if (options.device == "cuda") {
+    std::error_code error;
+    const auto modelBytes = std::filesystem::file_size(options.modelPath, error);
+    if (error) return std::nullopt;
+    return 3 * static_cast<int64_t>(modelBytes) + backend::cuda::CudaBackend::hostMemoryBound(options);
+  }
+#endif
+  return std::nullopt;
 }
 
 Result<std::unique_ptr<backend::InferenceBackend>> makeBackend(const backend::BackendOptions& options) {

@@ -1,6 +1,11 @@
 #include "engine/backend_factory.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
 
 namespace sluice::engine {
 namespace {
@@ -71,6 +76,30 @@ TEST(BackendFactoryTest, CudaWithoutAGpuSaysWhyAndWithGpusDealsThemOut) {
     EXPECT_EQ((*plans)[i].precision, backend::Precision::kFp16);
   }
   EXPECT_TRUE(planBackends(request("cuda", "auto", 0, {visibleGpus()}), base()).status().isUsageError());
+}
+
+TEST(BackendFactoryTest, StartupMemoryIsBoundedBeforehandOnGpusOnly) {
+  const auto model = std::filesystem::temp_directory_path() / ("sluice_bound_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(model) << std::string(1000, 'x');
+  backend::BackendOptions options = base();
+  options.modelPath = model.string();
+  options.device = "cpu";
+  EXPECT_FALSE(startupMemoryBound(options).has_value()) << "the CPU backend's activations depend on the model";
+  options.device = "cuda";
+  const std::optional<int64_t> bound = startupMemoryBound(options);
+#if SLUICE_WITH_CUDA
+  // Two pinned slots of 8 crops of 224x224x3, their top-5 labels and scores, and the model file
+  // three times over.
+  ASSERT_TRUE(bound.has_value());
+  EXPECT_EQ(*bound, 3 * 1000 + 2 * (8 * 224 * 224 * 3 + 2 * 8 * 5 * 4));
+  options.returnLogits = true;
+  EXPECT_GE(*startupMemoryBound(options), *bound + 2 * 8 * 1000 * 4) << "logits for at least 1,000 classes";
+  options.modelPath = (model.parent_path() / "no-such-model.onnx").string();
+  EXPECT_FALSE(startupMemoryBound(options).has_value()) << "no file, no bound: the backend will say why";
+#else
+  EXPECT_FALSE(bound.has_value()) << "this build has no CUDA backend";
+#endif
+  std::filesystem::remove(model);
 }
 
 }  // namespace

@@ -248,6 +248,14 @@ Result<BatchOutputs> CudaBackend::wait(int index) {
 int64_t CudaBackend::numClasses() const { return state_->numClasses; }
 int CudaBackend::topk() const { return state_->topk; }
 
+int64_t CudaBackend::hostMemoryBound(const BackendOptions& options) {
+  const int64_t batch = options.batchSize;
+  const int64_t crops = batch * options.cropHeight * options.cropWidth * 3;
+  const int64_t labelsAndScores = 2 * batch * std::max(options.topk, 0) * 4;
+  const int64_t logits = options.returnLogits ? batch * maxTopKClasses() * 4 : 0;
+  return kSlots * (crops + labelsAndScores + logits);
+}
+
 int64_t CudaBackend::memoryBytes() const {
   int64_t bytes = 0;
   for (const Slot& slot : state_->slots) {

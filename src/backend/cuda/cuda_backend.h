@@ -17,6 +17,9 @@ class CudaBackend : public InferenceBackend {
   /// Loads the model onto GPU options.deviceIndex in options.precision, chooses the cuDNN
   /// algorithms, allocates everything, runs the model once and captures the CUDA graphs.
   static Result<std::unique_ptr<CudaBackend>> Make(const BackendOptions& options);
+  /// At least memoryBytes() of any backend Make(options) returns, known before it is made: the
+  /// pinned slots, with logits counted at the most classes the top-k kernel takes.
+  static int64_t hostMemoryBound(const BackendOptions& options);
   ~CudaBackend() override;
 
   int slots() const override;

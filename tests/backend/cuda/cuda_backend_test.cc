@@ -28,6 +28,18 @@ TEST(CudaBackendTest, MatchesTheCpuBackendWithSlotsInFlightAndAPartFullLastBatch
   expectSamePredictions(predict(**cpu, crops, batchSize), predict(**gpu, crops, batchSize), 3);
 }
 
+TEST(CudaBackendTest, HostMemoryBoundCoversWhatABackendHolds) {
+  SKIP_WITHOUT_GPU();
+  for (bool logits : {false, true}) {
+    auto options = optionsFor("cuda", 7);
+    options.returnLogits = logits;
+    auto gpu = CudaBackend::Make(options);
+    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    EXPECT_GE(CudaBackend::hostMemoryBound(options), (*gpu)->memoryBytes());
+    EXPECT_GT((*gpu)->memoryBytes(), 0);
+  }
+}
+
 TEST(CudaBackendTest, BatchSizeOneMatchesAFullBatch) {
   SKIP_WITHOUT_GPU();
   const auto crops = randomCrops(6);
