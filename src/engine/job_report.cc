@@ -27,6 +27,7 @@ nlohmann::json JobReport::toJson() const {
   json["images_per_second"] = imagesPerSecond();
   json["startup_seconds"] = startupSeconds;
   json["first_batch_seconds"] = firstBatchSeconds;
+  json["startup_preprocessed_images"] = startupPreprocessedImages;
   json["bottleneck"] = bottleneck();
   auto& stagesJson = json["stages"];
   stagesJson = nlohmann::json::object();
@@ -68,8 +69,12 @@ std::string JobReport::summary() const {
                 static_cast<long long>(errors), static_cast<long long>(files));
   text += line;
   if (!firstError.empty()) text += "first error: " + firstError + "\n";
-  std::snprintf(line, sizeof line, "time:   %.2f s (start-up %.2f s), %.1f images/s\n", seconds, startupSeconds,
-                imagesPerSecond());
+  std::string overlap;
+  if (startupPreprocessedImages > 0) {
+    overlap = ", while " + std::to_string(startupPreprocessedImages) + " images were preprocessed";
+  }
+  std::snprintf(line, sizeof line, "time:   %.2f s (start-up %.2f s%s), %.1f images/s\n", seconds, startupSeconds,
+                overlap.c_str(), imagesPerSecond());
   text += line;
   std::string busy;
   for (const auto& stage : stages) {

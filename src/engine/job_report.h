@@ -33,6 +33,7 @@ struct JobReport {
   double seconds = 0;        // wall time of the whole job (until it failed)
   double startupSeconds = 0;  // listing, model load, until the pipeline starts
   double firstBatchSeconds = -1;  // from job start to the first inference batch done
+  int64_t startupPreprocessedImages = 0;  // rows preprocessed while the model started (0: it started first)
   std::vector<StageReport> stages;
   std::vector<QueueReport> queues;
   std::vector<std::string> skippedFiles;   // "uri: reason"

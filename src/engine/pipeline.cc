@@ -135,12 +135,21 @@ class Pipeline {
       : options_(options), plan_(std::move(plan)), monitor_(monitor), start_(monitor.start()) {}
 
   /// Runs the job; the report (partial when this fails) is `report()` afterwards.
-  Status run(const BackendFactory& makeBackend);
+  Status run(const BackendFactory& makeBackend, const StartupMemoryBound& memoryBound);
   JobReport& report() { return report_; }
 
  private:
-  Status prepare(const BackendFactory& makeBackend);
-  Status planGpuDecode(const std::vector<backend::BackendOptions>& backendPlans);
+  // Start-up, in two parts: prepare() plans what needs no backend (and may let preprocessing start),
+  // start() makes the backends and GPU decoders, sizes the queues and builds the output layout.
+  Status prepare(const StartupMemoryBound& memoryBound);
+  Status start(const BackendFactory& makeBackend);
+  Status planGpuDecode();
+  Status createGpuDecoders();
+  // What the budget leaves the queues when the backends hold `modelBytes` of host memory.
+  int64_t queueBytesFor(int64_t modelBytes) const;
+  Status budgetTooSmall(int64_t modelBytes) const;
+  // Creates the queues, or gives them their final budget once the backends' memory is known.
+  void sizeQueues(int64_t queueBytes);
   void preprocessWorker(WorkerTimes& times);
   void gpuDecodeWorker(int worker, WorkerTimes& times);
   UnitResult preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
@@ -156,7 +165,13 @@ class Pipeline {
   WorkPlan plan_;
   JobMonitor& monitor_;
   Clock::time_point start_;
-  std::vector<std::unique_ptr<backend::InferenceBackend>> backends_;  // one per inference worker
+  std::vector<backend::BackendOptions> backendPlans_;  // one per inference worker
+  std::vector<std::unique_ptr<backend::InferenceBackend>> backends_;  // made from backendPlans_
+  // Preprocessing runs while the backends start: their memory was known before they were made.
+  bool overlapStartup_ = false;
+  int64_t budget_ = 0;
+  int64_t unitBytes_ = 0;   // the largest unit's crops
+  int64_t stageBytes_ = 0;  // the stages' own working memory
   image::ResizeCropOptions resizeCrop_;
   int64_t cropBytes_ = 0;
   std::unique_ptr<OutputBatchBuilder> outputBuilder_;
@@ -169,6 +184,7 @@ class Pipeline {
   int64_t batchSize_ = 0;
   int workers_ = 1;                 // CPU preprocess workers
   std::vector<int> gpuDecodeDevices_;  // one GPU decode worker per entry, on that GPU
+  std::atomic<int64_t> preprocessedRows_{0};  // rows handed on by the preprocessing stage
   std::atomic<int64_t> cpuDecodedRows_{0};
   std::atomic<int64_t> gpuDecodedRows_{0};
 #if SLUICE_WITH_NVJPEG
@@ -188,7 +204,7 @@ class Pipeline {
   std::unique_ptr<io::AtomicParquetWriter> writer_;
 };
 
-Status Pipeline::prepare(const BackendFactory& makeBackend) {
+Status Pipeline::prepare(const StartupMemoryBound& memoryBound) {
   const bool predicting = options_.mode != JobMode::kPreprocess;
   const auto& shape = plan_.imageShape;
   if (shape.height < options_.cropSize || shape.width < options_.cropSize) {
@@ -210,66 +226,76 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
   SLUICE_RETURN_IF_ERROR(image::validate(resizeCrop_));
   cropBytes_ = RowDecoder(shape, resizeCrop_).cropBytes();
 
-  int64_t modelBytes = 0;
-  std::vector<backend::BackendOptions> backendPlans;
   if (predicting) {
-    SLUICE_ASSIGN_OR_RETURN(backendPlans,
+    SLUICE_ASSIGN_OR_RETURN(backendPlans_,
                             planBackends({.device = options_.device,
                                           .devices = options_.devices,
                                           .precision = options_.precision,
                                           .workers = options_.inferenceWorkers},
                                          backendOptionsFor(options_, batchSize_)));
-    SLUICE_RETURN_IF_ERROR(createBackends(makeBackend, backendPlans));
-    numClasses_ = backends_.front()->numClasses();
-    topk_ = backends_.front()->topk();
-    for (const auto& backend : backends_) modelBytes += backend->memoryBytes();
   } else {
     report_.device = "none (preprocess only)";
   }
-  SLUICE_RETURN_IF_ERROR(planGpuDecode(backendPlans));
+  SLUICE_RETURN_IF_ERROR(planGpuDecode());
 
   // Memory: what the stages hold themselves, then the rest for the queues between them.
-  const int64_t budget = options_.memoryBudgetBytes > 0 ? options_.memoryBudgetBytes : defaultMemoryBudget();
-  report_.memoryBudgetBytes = budget;
-  const int64_t unitBytes = std::max<int64_t>(plan_.largestUnitRows, 1) * (cropBytes_ + 64);
+  budget_ = options_.memoryBudgetBytes > 0 ? options_.memoryBudgetBytes : defaultMemoryBudget();
+  report_.memoryBudgetBytes = budget_;
+  unitBytes_ = std::max<int64_t>(plan_.largestUnitRows, 1) * (cropBytes_ + 64);
   // A read batch in decoding: int32 values, two int16 levels and the uint8 result per pixel value.
   const int64_t readBytes = kReadBatchRows * shape.bytes() * 9 + (8LL << 20);
   // A GPU decode worker also holds its unit's encoded bytes while the GPU decodes them.
   const int64_t gpuWorkers = static_cast<int64_t>(gpuDecodeDevices_.size());
+  const int64_t inferenceWorkers = static_cast<int64_t>(backendPlans_.size());
   // When predicting, a few crop buffers wait in the pool between an inference worker's giving and
   // a preprocessing worker's taking (crops are written, not recycled, when preprocessing). Two per
   // inference worker: enough to catch most hand-backs, small enough not to crowd the queues (a
   // unit of a 1,000-row row group is ~150 MB).
-  const int64_t pooledBuffers = predicting ? 2 * static_cast<int64_t>(backends_.size()) : 0;
+  const int64_t pooledBuffers = 2 * inferenceWorkers;
   cropBuffers_ = std::make_unique<BufferPool>(pooledBuffers);
-  const int64_t stageBytes =
-      (workers_ + 2 * gpuWorkers + 2 * static_cast<int64_t>(backends_.size()) + pooledBuffers) * unitBytes +
-      (workers_ + gpuWorkers) * readBytes;
-  const int64_t queueBytes = budget - kBaseReserveBytes - modelBytes - stageBytes;
-  if (queueBytes < 2 * unitBytes) {
-    // Every part, so the sum is the figure asked for, and the lever that matters most first.
-    const bool modelDominates = modelBytes > stageBytes;
-    return Status::InvalidArgument(
-        "--memory-budget " + formatByteSize(budget) + " is too small for this job; give at least " +
-        formatByteSize(kBaseReserveBytes + modelBytes + stageBytes + 2 * unitBytes) + ": the model with its " +
-        "batch buffers takes " + formatByteSize(modelBytes) + ", the stages' working memory (" +
-        std::to_string(workers_) + " preprocessing worker(s), row groups of " + std::to_string(plan_.largestUnitRows) +
-        " images) " + formatByteSize(stageBytes) + ", the queues at least " + formatByteSize(2 * unitBytes) +
-        " and a fixed reserve " + formatByteSize(kBaseReserveBytes) +
-        (modelDominates ? "; a smaller --batch-size shrinks the batch buffers"
-                        : "; fewer --cpu-workers or smaller row groups shrink the stages"));
+  stageBytes_ = (workers_ + 2 * gpuWorkers + 2 * inferenceWorkers + pooledBuffers) * unitBytes_ +
+                (workers_ + gpuWorkers) * readBytes;
+  report_.configuration = configurationJson(options_, batchSize_, workers_, budget_, plan_, backendPlans_);
+  if (!predicting) return Status::OK();
+
+  // Starting a model can take seconds (on a GPU: the CUDA context, cuDNN's algorithm choice, graph
+  // capture), in which the CPU workers could have preprocessed thousands of images. They start
+  // first when the memory every backend will hold is known before it is made, and the budget
+  // leaves the queues room for two units even then; the queues grow to their final size once the
+  // backends say what they hold.
+  int64_t bound = 0;
+  for (const auto& backendPlan : backendPlans_) {
+    const std::optional<int64_t> backendBound = memoryBound ? memoryBound(backendPlan) : std::nullopt;
+    if (!backendBound) return Status::OK();
+    bound += *backendBound;
   }
-  preprocessed_ = std::make_unique<OrderedQueue<UnitResult>>(predicting ? queueBytes * 3 / 4 : queueBytes);
-  predicted_ = std::make_unique<OrderedQueue<UnitResult>>(predicting ? queueBytes / 4 : 1);
-  failure_.onFailure([this] { preprocessed_->cancel(); });
-  failure_.onFailure([this] { predicted_->cancel(); });
+  if (workers_ > 0 && queueBytesFor(bound) >= 2 * unitBytes_) {
+    overlapStartup_ = true;
+    sizeQueues(queueBytesFor(bound));
+  }
+  return Status::OK();
+}
+
+Status Pipeline::start(const BackendFactory& makeBackend) {
+  const bool predicting = options_.mode != JobMode::kPreprocess;
+  int64_t modelBytes = 0;
+  if (predicting) {
+    SLUICE_RETURN_IF_ERROR(createBackends(makeBackend, backendPlans_));
+    numClasses_ = backends_.front()->numClasses();
+    topk_ = backends_.front()->topk();
+    for (const auto& backend : backends_) modelBytes += backend->memoryBytes();
+  }
+  const int64_t queueBytes = queueBytesFor(modelBytes);
+  if (queueBytes < 2 * unitBytes_) return budgetTooSmall(modelBytes);
+  sizeQueues(queueBytes);
+  SLUICE_RETURN_IF_ERROR(createGpuDecoders());
 
   OutputLayout layout;
   layout.mode = options_.mode;
   layout.numClasses = numClasses_;
   layout.topk = topk_;
   layout.writeLogits = options_.writeLogits && predicting;
-  layout.cropShape = image::ImageShape{options_.cropSize, options_.cropSize, shape.channels};
+  layout.cropShape = image::ImageShape{options_.cropSize, options_.cropSize, plan_.imageShape.channels};
   layout.hasSourceColumns = plan_.hasSourceColumns;
   layout.largestUnitRows = plan_.largestUnitRows;
   if (!plan_.files.empty()) {
@@ -277,11 +303,43 @@ Status Pipeline::prepare(const BackendFactory& makeBackend) {
     for (const auto& name : options_.passThrough) layout.passThrough.push_back(schema.GetFieldByName(name));
   }
   outputBuilder_ = std::make_unique<OutputBatchBuilder>(std::move(layout));
-  report_.configuration = configurationJson(options_, batchSize_, workers_, budget, plan_, backendPlans);
   return Status::OK();
 }
 
-Status Pipeline::planGpuDecode(const std::vector<backend::BackendOptions>& backendPlans) {
+int64_t Pipeline::queueBytesFor(int64_t modelBytes) const {
+  return budget_ - kBaseReserveBytes - modelBytes - stageBytes_;
+}
+
+Status Pipeline::budgetTooSmall(int64_t modelBytes) const {
+  // Every part, so the sum is the figure asked for, and the lever that matters most first.
+  const bool modelDominates = modelBytes > stageBytes_;
+  return Status::InvalidArgument(
+      "--memory-budget " + formatByteSize(budget_) + " is too small for this job; give at least " +
+      formatByteSize(kBaseReserveBytes + modelBytes + stageBytes_ + 2 * unitBytes_) + ": the model with its " +
+      "batch buffers takes " + formatByteSize(modelBytes) + ", the stages' working memory (" +
+      std::to_string(workers_) + " preprocessing worker(s), row groups of " + std::to_string(plan_.largestUnitRows) +
+      " images) " + formatByteSize(stageBytes_) + ", the queues at least " + formatByteSize(2 * unitBytes_) +
+      " and a fixed reserve " + formatByteSize(kBaseReserveBytes) +
+      (modelDominates ? "; a smaller --batch-size shrinks the batch buffers"
+                      : "; fewer --cpu-workers or smaller row groups shrink the stages"));
+}
+
+void Pipeline::sizeQueues(int64_t queueBytes) {
+  const bool predicting = options_.mode != JobMode::kPreprocess;
+  const int64_t preprocessedBytes = predicting ? queueBytes * 3 / 4 : queueBytes;
+  const int64_t predictedBytes = predicting ? queueBytes / 4 : 1;
+  if (preprocessed_) {
+    preprocessed_->setCapacity(preprocessedBytes);
+    predicted_->setCapacity(predictedBytes);
+    return;
+  }
+  preprocessed_ = std::make_unique<OrderedQueue<UnitResult>>(preprocessedBytes);
+  predicted_ = std::make_unique<OrderedQueue<UnitResult>>(predictedBytes);
+  failure_.onFailure([this] { preprocessed_->cancel(); });
+  failure_.onFailure([this] { predicted_->cancel(); });
+}
+
+Status Pipeline::planGpuDecode() {
   if (options_.decode == "cpu") return Status::OK();
   std::string unavailable;  // why GPU decoding cannot run here
 #if SLUICE_WITH_NVJPEG
@@ -307,7 +365,7 @@ Status Pipeline::planGpuDecode(const std::vector<backend::BackendOptions>& backe
   if (!encodedColumn) return Status::OK();
   // Decode on the GPUs that run the model (their copies of the crops stay local), else on GPU 0.
   std::vector<int> gpus;
-  for (const auto& plan : backendPlans) {
+  for (const auto& plan : backendPlans_) {
     if (plan.device == "cuda" && std::find(gpus.begin(), gpus.end(), plan.deviceIndex) == gpus.end()) {
       gpus.push_back(plan.deviceIndex);
     }
@@ -319,12 +377,20 @@ Status Pipeline::planGpuDecode(const std::vector<backend::BackendOptions>& backe
   // gpu: the GPU decode workers alone (they decode what nvJPEG declines themselves); auto: beside
   // the CPU workers, all drawing from the same units.
   if (options_.decode == "gpu") workers_ = 0;
+  return Status::OK();
+}
+
+Status Pipeline::createGpuDecoders() {
 #if SLUICE_WITH_NVJPEG
+  // After the backends: setting a decoder up may synchronize its GPU, which would break a graph
+  // capture a backend runs there (CudaBackend's start-up lock covers backends only).
+  std::vector<int> gpus;
   for (int gpu : gpuDecodeDevices_) {
     SLUICE_ASSIGN_OR_RETURN(auto decoder, backend::cuda::GpuJpegDecoder::Make({.deviceIndex = gpu,
                                                                                .resizeCrop = resizeCrop_}));
     report_.gpuDecoder = "nvJPEG (" + decoder->backendName() + ") on cuda:" + std::to_string(gpu);
     gpuDecoders_.push_back(std::move(decoder));
+    if (std::find(gpus.begin(), gpus.end(), gpu) == gpus.end()) gpus.push_back(gpu);
   }
   if (gpus.size() > 1) report_.gpuDecoder += " and " + std::to_string(gpus.size() - 1) + " more GPU(s)";
 #endif
@@ -431,8 +497,11 @@ bool Pipeline::pushPreprocessed(int64_t index, UnitResult result, WorkerTimes& t
       if (result.rowFailed(row)) std::fill_n(result.crops.data() + row * cropBytes_, cropBytes_, uint8_t{0});
     }
   }
-  int64_t bytes = result.bytes();
-  return preprocessed_->push(index, std::move(result), bytes, &times.waitingForOutputSeconds);
+  const int64_t bytes = result.bytes();
+  const int64_t rows = result.unit.numRows;
+  if (!preprocessed_->push(index, std::move(result), bytes, &times.waitingForOutputSeconds)) return false;
+  preprocessedRows_ += rows;
+  return true;
 }
 
 void Pipeline::preprocessWorker(WorkerTimes& times) {
@@ -647,25 +716,25 @@ void Pipeline::writerWorker(WorkerTimes& times) {
   }
 }
 
-Status Pipeline::run(const BackendFactory& makeBackend) {
+Status Pipeline::run(const BackendFactory& makeBackend, const StartupMemoryBound& memoryBound) {
   report_.skippedFiles = plan_.skippedFiles;  // files skipped while running are added after these
   report_.resumedFiles = plan_.resumedFiles;
   report_.redoneFiles = plan_.redoneFiles;
-  Status status = prepare(makeBackend);
+  Status status = prepare(memoryBound);
   if (status.ok() && monitor_.stopRequested()) status = Status::Cancelled("the job was interrupted");
   if (!status.ok()) {
     report_.seconds = secondsSince(start_);
     return status;
   }
   const bool predicting = options_.mode != JobMode::kPreprocess;
-  report_.startupSeconds = secondsSince(start_);
-  monitor_.enterPhase(JobPhase::kRunning);
-  auto pipelineStart = Clock::now();
+  // When the CPU workers started, and when the others could (once the backends were made): each
+  // stage's utilization is its busy share of the time it could run.
+  Clock::time_point preprocessStart, runningStart;
 
   StageStats preprocessStats("preprocess", workers_);
   const int gpuDecodeWorkers = static_cast<int>(gpuDecodeDevices_.size());
   StageStats gpuDecodeStats("gpu_decode", gpuDecodeWorkers);
-  const int inferenceWorkers = static_cast<int>(backends_.size());
+  const int inferenceWorkers = static_cast<int>(backendPlans_.size());
   StageStats inferenceStats("inference", std::max(1, inferenceWorkers));
   StageStats writerStats("write", 1);
   monitor_.onStop([this] {
@@ -674,14 +743,33 @@ Status Pipeline::run(const BackendFactory& makeBackend) {
   });
   std::vector<std::thread> preprocessThreads;
   std::atomic<int> preprocessRunning{workers_ + gpuDecodeWorkers};
-  for (int i = 0; i < workers_; ++i) {
-    preprocessThreads.emplace_back([&] {
-      WorkerTimes times;
-      preprocessWorker(times);
-      preprocessStats.add(times);
-      if (--preprocessRunning == 0) preprocessed_->close();
-    });
+  auto startCpuWorkers = [&] {
+    preprocessStart = Clock::now();
+    for (int i = 0; i < workers_; ++i) {
+      preprocessThreads.emplace_back([&] {
+        WorkerTimes times;
+        preprocessWorker(times);
+        preprocessStats.add(times);
+        if (--preprocessRunning == 0) preprocessed_->close();
+      });
+    }
+  };
+  if (overlapStartup_) startCpuWorkers();
+  status = start(makeBackend);
+  if (status.ok() && monitor_.stopRequested()) status = Status::Cancelled("the job was interrupted");
+  if (!status.ok() || failure_.failed()) {
+    // Stops the preprocessing that ran meanwhile; a stop or a worker's failure that came first wins.
+    if (!status.ok()) failure_.set(status);
+    for (auto& thread : preprocessThreads) thread.join();
+    monitor_.onStop({});
+    report_.seconds = secondsSince(start_);
+    return failure_.status();
   }
+  report_.startupSeconds = secondsSince(start_);
+  report_.startupPreprocessedImages = preprocessedRows_.load();
+  monitor_.enterPhase(JobPhase::kRunning);
+  runningStart = Clock::now();
+  if (!overlapStartup_) startCpuWorkers();
   for (int i = 0; i < gpuDecodeWorkers; ++i) {
     preprocessThreads.emplace_back([&, i] {
       WorkerTimes times;
@@ -712,7 +800,6 @@ Status Pipeline::run(const BackendFactory& makeBackend) {
 
   report_.seconds = secondsSince(start_);
   report_.firstBatchSeconds = firstBatchSeconds_.load();
-  double pipelineSeconds = std::max(1e-9, secondsSince(pipelineStart));
   std::vector<const StageStats*> stages;
   if (workers_ > 0) stages.push_back(&preprocessStats);
   if (gpuDecodeWorkers > 0) stages.push_back(&gpuDecodeStats);
@@ -720,7 +807,8 @@ Status Pipeline::run(const BackendFactory& makeBackend) {
   stages.push_back(&writerStats);
   for (const auto* stage : stages) {
     StageReport stageReport{stage->name(), stage->workers(), stage->totals(), 0};
-    stageReport.utilization = stageReport.times.busySeconds / (stage->workers() * pipelineSeconds);
+    const double seconds = std::max(1e-9, secondsSince(stage == &preprocessStats ? preprocessStart : runningStart));
+    stageReport.utilization = stageReport.times.busySeconds / (stage->workers() * seconds);
     report_.stages.push_back(stageReport);
   }
   report_.queues.push_back({"preprocessed", preprocessed_->stats()});
@@ -746,7 +834,8 @@ int64_t defaultMemoryBudget() {
   return std::clamp<int64_t>(physicalMemoryBytes() / 4, 1LL << 30, 16LL << 30);
 }
 
-JobResult runJob(const JobOptions& options, const BackendFactory& makeBackend, const JobCallbacks& callbacks) {
+JobResult runJob(const JobOptions& options, const BackendFactory& makeBackend, const JobCallbacks& callbacks,
+                 const StartupMemoryBound& memoryBound) {
   JobMonitor monitor(callbacks, options.stopRequested);
   JobResult result;
   auto fail = [&](Status status) {
@@ -767,7 +856,7 @@ JobResult runJob(const JobOptions& options, const BackendFactory& makeBackend, c
   monitor.setImagesTotal(plan->totalRows);
   monitor.enterPhase(JobPhase::kStarting);
   Pipeline pipeline(options, std::move(plan).value(), monitor);
-  Status status = pipeline.run(makeBackend);
+  Status status = pipeline.run(makeBackend, memoryBound);
   monitor.stop();
   result.report = std::move(pipeline.report());
   if (!status.ok()) return fail(status);

@@ -6,8 +6,10 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "backend/inference_backend.h"
+#include "engine/backend_factory.h"
 #include "engine/job_monitor.h"
 #include "engine/job_options.h"
 #include "engine/job_report.h"
@@ -29,8 +31,14 @@ struct JobResult {
   JobReport report;
 };
 
+/// Before a backend is made, the most host memory it will hold, or nullopt when that is not known
+/// (engine::startupMemoryBound for the real backends). Where it is known for every backend, the
+/// preprocessing workers start while the backends start.
+using StartupMemoryBound = std::function<std::optional<int64_t>(const backend::BackendOptions&)>;
+
 /// Runs one job to the end. Bad rows become error rows; a bad file fails the job (or is skipped
 /// with skipBadFiles); on failure no partial output file is left behind.
-JobResult runJob(const JobOptions& options, const BackendFactory& makeBackend, const JobCallbacks& callbacks = {});
+JobResult runJob(const JobOptions& options, const BackendFactory& makeBackend, const JobCallbacks& callbacks = {},
+                 const StartupMemoryBound& memoryBound = startupMemoryBound);
 
 }  // namespace sluice::engine

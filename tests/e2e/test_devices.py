@@ -180,3 +180,17 @@ def test_cuda_two_workers_on_one_gpu_give_the_same_output_as_one(tmp_path, datas
     for name in one:
         assert two[name]["row"] == one[name]["row"]
         assert two[name]["label"] == one[name]["label"]
+
+
+@needs_gpu
+def test_cuda_start_up_overlaps_preprocessing(tmp_path, dataset, models):
+    """A CUDA backend's host memory is known before it starts, so the CPU workers preprocess while it
+    loads the model, chooses algorithms and captures graphs (hundreds of milliseconds at least; 37
+    images take a few); the predictions are those of a serial start on the CPU."""
+    cpu, cpu_report = run_job(dataset, tmp_path / "cpu", models["resnet18"], "--device", "cpu", "--batch-size", "8")
+    gpu, report = run_job(dataset, tmp_path / "gpu", models["resnet18"], "--device", "cuda", "--precision", "fp32",
+                          "--batch-size", "8")
+    assert cpu_report["startup_preprocessed_images"] == 0
+    assert report["startup_preprocessed_images"] > 0, report
+    for name in cpu:
+        assert gpu[name]["label"] == cpu[name]["label"]
