@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/step_clock.h"
 #include "image/preprocess.h"
 #include "sluice/status.h"
 
@@ -68,6 +69,9 @@ class InferenceBackend {
   virtual int64_t memoryBytes() const = 0;
   /// The device in words, for the report ("cpu (oneDNN, 2 threads)").
   virtual std::string deviceName() const = 0;
+  /// What the backend's start-up spent, step by step ("load model", ...), for the report; empty
+  /// where a backend does not say.
+  virtual StepSeconds startupSteps() const { return {}; }
 };
 
 }  // namespace sluice::backend

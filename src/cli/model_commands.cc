@@ -79,6 +79,7 @@ Status benchModel(const ModelBenchOptions& options) {
   SLUICE_ASSIGN_OR_RETURN(auto plans, engine::planBackends(request, {.modelPath = options.model}));
   const auto& plan = plans.front();
   double seconds = 0, setupSeconds = 0;
+  StepSeconds setupSteps;
   std::string device = "cpu";
   if (plan.device == "cuda") {
 #ifdef SLUICE_WITH_CUDA
@@ -88,6 +89,7 @@ Status benchModel(const ModelBenchOptions& options) {
                                                                          options.cudnnAlgorithms == "timed"));
     seconds = measured.seconds;
     setupSeconds = measured.setupSeconds;
+    setupSteps = measured.setupSteps;
     device = measured.device + (measured.graph ? ", CUDA graph" : ", eager");
 #endif
   } else {
@@ -105,6 +107,7 @@ Status benchModel(const ModelBenchOptions& options) {
                            {"batch_size", options.batchSize},
                            {"iterations", options.iterations},
                            {"setup_seconds", setupSeconds},
+                           {"setup_steps", setupSteps},
                            {"seconds", seconds},
                            {"images_per_second", imagesPerSecond}};
     std::cout << line.dump() << "\n";

@@ -36,11 +36,12 @@ namespace {
 class LeasedBackend : public backend::InferenceBackend {
  public:
   LeasedBackend(std::shared_ptr<BackendCache::State> cache, std::string key,
-                std::unique_ptr<backend::InferenceBackend> backend)
+                std::unique_ptr<backend::InferenceBackend> backend, bool reused)
       : cache_(std::move(cache)),
         key_(std::move(key)),
         backend_(std::move(backend)),
-        pending_(static_cast<size_t>(backend_->slots()), false) {}
+        pending_(static_cast<size_t>(backend_->slots()), false),
+        reused_(reused) {}
 
   ~LeasedBackend() override {
     // A job that failed may leave batches in flight: finish them so the next job starts clean.
@@ -71,6 +72,10 @@ class LeasedBackend : public backend::InferenceBackend {
   int topk() const override { return backend_->topk(); }
   int64_t memoryBytes() const override { return backend_->memoryBytes(); }
   std::string deviceName() const override { return backend_->deviceName(); }
+  // A reused backend's start-up was an earlier job's.
+  StepSeconds startupSteps() const override {
+    return reused_ ? StepSeconds{{"reused from an earlier job", 0.0}} : backend_->startupSteps();
+  }
 
  private:
   std::shared_ptr<BackendCache::State> cache_;
@@ -78,6 +83,7 @@ class LeasedBackend : public backend::InferenceBackend {
   std::unique_ptr<backend::InferenceBackend> backend_;
   std::vector<bool> pending_;  // per slot: launched and not yet waited for
   bool broken_ = false;        // a call failed: the backend is not trusted again
+  const bool reused_;          // came from the cache rather than the factory
 };
 
 }  // namespace
@@ -129,6 +135,7 @@ BackendFactory BackendCache::factory() {
       }
     }
     dropped.clear();
+    const bool reused = backend != nullptr;
     if (!backend) {
       // Made outside the lock: several workers' backends load in parallel.
       SLUICE_ASSIGN_OR_RETURN(backend, state->make(options));
@@ -136,7 +143,7 @@ BackendFactory BackendCache::factory() {
       ++state->made;
     }
     return std::unique_ptr<backend::InferenceBackend>(
-        std::make_unique<LeasedBackend>(state, std::move(key), std::move(backend)));
+        std::make_unique<LeasedBackend>(state, std::move(key), std::move(backend), reused));
   };
 }
 

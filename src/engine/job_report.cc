@@ -28,6 +28,13 @@ nlohmann::json JobReport::toJson() const {
   json["startup_seconds"] = startupSeconds;
   json["first_batch_seconds"] = firstBatchSeconds;
   json["startup_preprocessed_images"] = startupPreprocessedImages;
+  auto& startups = json["backend_startup"];
+  startups = nlohmann::json::array();
+  for (const auto& startup : backendStartups) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& [step, seconds] : startup.steps) steps.push_back({{"step", step}, {"seconds", seconds}});
+    startups.push_back({{"device", startup.device}, {"steps", steps}});
+  }
   json["bottleneck"] = bottleneck();
   auto& stagesJson = json["stages"];
   stagesJson = nlohmann::json::object();
@@ -76,6 +83,16 @@ std::string JobReport::summary() const {
   std::snprintf(line, sizeof line, "time:   %.2f s (start-up %.2f s%s), %.1f images/s\n", seconds, startupSeconds,
                 overlap.c_str(), imagesPerSecond());
   text += line;
+  if (!backendStartups.empty()) {
+    // The first worker's model start-up; steps under 5 ms are left out.
+    std::string steps;
+    for (const auto& [step, stepSeconds] : backendStartups.front().steps) {
+      if (stepSeconds < 0.005 && step.find("reused") == std::string::npos) continue;
+      std::snprintf(line, sizeof line, "%s%s %.2f s", steps.empty() ? "" : ", ", step.c_str(), stepSeconds);
+      steps += line;
+    }
+    if (!steps.empty()) text += "model:  " + steps + "\n";
+  }
   std::string busy;
   for (const auto& stage : stages) {
     std::snprintf(line, sizeof line, "%s%s %.0f%%", busy.empty() ? "" : ", ", stage.name.c_str(),

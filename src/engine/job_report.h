@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/bounded_queue.h"
+#include "core/step_clock.h"
 #include "core/stage_stats.h"
 
 namespace sluice::engine {
@@ -24,6 +25,11 @@ struct QueueReport {
   QueueStats stats;
 };
 
+struct BackendStartup {
+  std::string device;  // the backend's deviceName()
+  StepSeconds steps;   // its start-up, step by step
+};
+
 struct JobReport {
   std::string failure;       // why the job failed; empty when it succeeded (the counts are then partial)
   int64_t images = 0;        // rows in committed files, errors included
@@ -34,6 +40,7 @@ struct JobReport {
   double startupSeconds = 0;  // listing, model load, until the pipeline starts
   double firstBatchSeconds = -1;  // from job start to the first inference batch done
   int64_t startupPreprocessedImages = 0;  // rows preprocessed while the model started (0: it started first)
+  std::vector<BackendStartup> backendStartups;  // one per inference worker
   std::vector<StageReport> stages;
   std::vector<QueueReport> queues;
   std::vector<std::string> skippedFiles;   // "uri: reason"

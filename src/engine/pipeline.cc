@@ -569,6 +569,7 @@ Status Pipeline::createBackends(const BackendFactory& makeBackend,
       if (firstError.ok()) firstError = backend.status();
       continue;
     }
+    report_.backendStartups.push_back({(*backend)->deviceName(), (*backend)->startupSteps()});
     backends_.push_back(std::move(*backend));
   }
   if (!firstError.ok()) return firstError;

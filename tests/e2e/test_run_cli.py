@@ -82,6 +82,14 @@ def test_output_follows_the_contract(tmp_path, dataset, models):
     assert 0 < data["peak_rss_bytes"] < data["memory_budget_bytes"]
     assert data["device"].startswith("cpu")
     assert data["configuration"]["batch_size"] == 32 and data["configuration"]["topk"] == 3
+    # The model's start-up, step by step; on the CPU it comes before any preprocessing.
+    [startup] = data["backend_startup"]
+    assert startup["device"] == data["device"]
+    assert [step["step"] for step in startup["steps"]] == ["load model", "oneDNN executor", "buffers"]
+    assert all(step["seconds"] >= 0 for step in startup["steps"])
+    assert sum(step["seconds"] for step in startup["steps"]) <= data["startup_seconds"]
+    assert data["startup_preprocessed_images"] == 0
+    assert "model:  load model" in result.stdout
 
 
 def test_predict_treats_an_empty_upstream_error_as_a_failed_row(tmp_path, dataset, models):

@@ -78,11 +78,18 @@ class BackendCacheTest : public ::testing::Test {
 TEST_F(BackendCacheTest, AReleasedBackendIsHandedToTheNextJob) {
   BackendCache cache(countingFactory());
   auto make = cache.factory();
-  std::string first = (*make(options()))->deviceName();
+  std::string first;
+  {
+    auto made = make(options());
+    first = (*made)->deviceName();
+    EXPECT_TRUE((*made)->startupSteps().empty()) << "a new backend's own steps (the test backend has none)";
+  }
   EXPECT_EQ(cache.counts().idle, 1);
   auto second = make(options());
   ASSERT_TRUE(second.ok());
   EXPECT_EQ((*second)->deviceName(), first);
+  EXPECT_EQ((*second)->startupSteps(), (StepSeconds{{"reused from an earlier job", 0.0}}))
+      << "this job did not start it";
   EXPECT_EQ(census_.made, 1);
   EXPECT_EQ(cache.counts().reused, 1);
   EXPECT_EQ(cache.counts().idle, 0);

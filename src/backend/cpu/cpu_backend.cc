@@ -17,8 +17,10 @@ Result<std::unique_ptr<CpuBackend>> CpuBackend::Make(const BackendOptions& optio
   if (options.topk < 1) return Status::InvalidArgument("topk must be at least 1");
   auto backend = std::unique_ptr<CpuBackend>(new CpuBackend());
   backend->options_ = options;
+  StepClock clock(backend->startupSteps_);
   SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(options.modelPath));
   SLUICE_RETURN_IF_ERROR(checkModelInput(graph, options));
+  clock.step("load model");
   int64_t weightBytes = 0;
   for (const auto& [name, tensor] : graph.initializers()) {
     weightBytes += static_cast<int64_t>(tensor.floats.size() * sizeof(float) + tensor.ints.size() * sizeof(int64_t));
@@ -27,6 +29,7 @@ Result<std::unique_ptr<CpuBackend>> CpuBackend::Make(const BackendOptions& optio
   CpuExecutorOptions executorOptions;
   executorOptions.numThreads = options.threads;
   SLUICE_ASSIGN_OR_RETURN(backend->executor_, CpuExecutor::Make(std::move(graph), executorOptions));
+  clock.step("oneDNN executor");
   backend->numClasses_ = backend->executor_->outputSize();
   backend->topk_ = static_cast<int>(std::min<int64_t>(options.topk, backend->numClasses_));
   const int64_t imageValues = 3 * int64_t{options.cropHeight} * options.cropWidth;
@@ -36,6 +39,7 @@ Result<std::unique_ptr<CpuBackend>> CpuBackend::Make(const BackendOptions& optio
   backend->topkLabels_.assign(options.batchSize * backend->topk_, 0);
   backend->topkScores_.assign(options.batchSize * backend->topk_, 0.0f);
   int64_t workspace = backend->executor_->workspaceBytes(options.batchSize);
+  clock.step("buffers");
   if (workspace < 0) {
     return Status::InvalidArgument("model " + options.modelPath + " cannot run with batch size " +
                                    std::to_string(options.batchSize));

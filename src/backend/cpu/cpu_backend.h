@@ -25,6 +25,7 @@ class CpuBackend : public InferenceBackend {
   int topk() const override { return topk_; }
   int64_t memoryBytes() const override { return memoryBytes_; }
   std::string deviceName() const override { return deviceName_; }
+  StepSeconds startupSteps() const override { return startupSteps_; }
 
  private:
   CpuBackend() = default;
@@ -42,6 +43,7 @@ class CpuBackend : public InferenceBackend {
   bool outputsProbabilities_ = false;
   int64_t memoryBytes_ = 0;
   std::string deviceName_;
+  StepSeconds startupSteps_;
 };
 
 }  // namespace sluice::backend

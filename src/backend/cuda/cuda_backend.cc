@@ -62,6 +62,7 @@ struct CudaBackend::State {
   std::string captureRefusal;  // why capture failed, for the device name
   bool started = false;        // Make finished: the destructor must take the start-up lock itself
   std::string name;
+  StepSeconds startupSteps;
 
   ~State() {
     cudaSetDevice(options.deviceIndex);
@@ -146,17 +147,24 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
     return Status::InvalidArgument("GPU " + std::to_string(options.deviceIndex) + " is not available" +
                                    (probe.problem.empty() ? "" : ": " + probe.problem));
   }
+  StepSeconds steps;
+  StepClock clock(steps);
+  // Since CUDA 12 this creates the device's primary context when the process has none yet.
   SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.deviceIndex));
+  clock.step("CUDA context");
   // Declared before `state`, so that a failed start also releases its GPU objects under the lock.
   std::lock_guard startup(startupMutex(options.deviceIndex));
+  clock.step("wait for the GPU's start-up lock");
   auto state = std::make_unique<State>();
   state->options = options;
   SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(options.modelPath));
   SLUICE_RETURN_IF_ERROR(checkModelInput(graph, options));
+  clock.step("load model");
   SLUICE_ASSIGN_OR_RETURN(state->executor, CudaExecutor::Make(graph, {.device = options.deviceIndex,
                                                                      .precision = options.precision,
                                                                      .batchSize = options.batchSize,
-                                                                     .timeAlgorithms = options.timeConvAlgorithms}));
+                                                                     .timeAlgorithms = options.timeConvAlgorithms,
+                                                                     .clock = &clock}));
   CudaExecutor& executor = *state->executor;
   state->numClasses = executor.outputSize();
   if (state->numClasses > maxTopKClasses()) {
@@ -193,10 +201,14 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   // The table copy and memsets above ran on the legacy stream, which the non-blocking streams do
   // not wait for.
   SLUICE_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
+  clock.step("pinned slots, buffers");
   // One eager batch checks every kernel before capture; then one graph per slot.
   SLUICE_RETURN_IF_ERROR(state->enqueue(state->slots[0]));
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(state->computeStream));
+  clock.step("first batch");
   for (Slot& slot : state->slots) state->useGraphs = state->useGraphs && state->capture(slot);
+  clock.step("capture CUDA graphs");
+  state->startupSteps = std::move(steps);
 
   const auto& gpu = probe.gpus[options.deviceIndex];
   state->name = "cuda:" + std::to_string(options.deviceIndex) + " (" + gpu.name + ", " +
@@ -265,5 +277,6 @@ int64_t CudaBackend::memoryBytes() const {
 }
 
 std::string CudaBackend::deviceName() const { return state_->name; }
+StepSeconds CudaBackend::startupSteps() const { return state_->startupSteps; }
 
 }  // namespace sluice::backend::cuda

@@ -30,6 +30,7 @@ class CudaBackend : public InferenceBackend {
   int topk() const override;
   int64_t memoryBytes() const override;
   std::string deviceName() const override;
+  StepSeconds startupSteps() const override;
 
  private:
   struct State;

@@ -245,9 +245,15 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& gra
   auto state = std::make_unique<State>();
   state->options = options;
   state->type = storageFor(options.precision);
+  auto step = [&](const char* name) {
+    if (options.clock) options.clock->step(name);
+  };
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreate(state->handle.out()));
+  step("cuDNN handle");
   SLUICE_RETURN_IF_ERROR(state->build(graph));
+  step("lower the graph (descriptors, algorithm heuristics)");
   SLUICE_RETURN_IF_ERROR(state->allocate());
+  step("allocate, upload weights");
   cudaStream_t stream = nullptr;
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   Status validated = state->validate(stream);
@@ -255,6 +261,7 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& gra
   cudnnSetStream(state->handle.get(), nullptr);
   cudaStreamDestroy(stream);
   SLUICE_RETURN_IF_ERROR(validated);
+  step(options.timeAlgorithms ? "run and time the algorithms" : "run the algorithms until one works");
   return std::unique_ptr<CudaExecutor>(new CudaExecutor(std::move(state)));
 }
 

@@ -24,6 +24,8 @@ struct CudaExecutorOptions {
   int64_t batchSize = 256;
   /// Time each cuDNN algorithm that runs and keep the fastest (else the first that runs).
   bool timeAlgorithms = false;
+  /// When set, Make records its steps on it (cuDNN handle, lowering, weights, validation).
+  StepClock* clock = nullptr;
 };
 
 class CudaExecutor {

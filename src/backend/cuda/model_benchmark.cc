@@ -14,21 +14,25 @@ namespace sluice::backend::cuda {
 Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIndex, Precision precision,
                                       int64_t batchSize, int warmup, int iterations, bool timeAlgorithms) {
   const auto start = std::chrono::steady_clock::now();
+  ModelBenchmark result;
+  StepClock clock(result.setupSteps);
   const CudaProbe& probe = probeCuda();
   if (deviceIndex < 0 || deviceIndex >= static_cast<int>(probe.gpus.size())) {
     return Status::InvalidArgument("GPU " + std::to_string(deviceIndex) + " is not available" +
                                    (probe.problem.empty() ? "" : ": " + probe.problem));
   }
   SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(deviceIndex));
+  clock.step("CUDA context");
   SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(modelPath));
+  clock.step("load model");
   SLUICE_ASSIGN_OR_RETURN(auto executor,
                           CudaExecutor::Make(graph, {.device = deviceIndex,
                                                      .precision = precision,
                                                      .batchSize = batchSize,
-                                                     .timeAlgorithms = timeAlgorithms}));
+                                                     .timeAlgorithms = timeAlgorithms,
+                                                     .clock = &clock}));
   cudaStream_t stream = nullptr;
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  ModelBenchmark result;
   cudaGraphExec_t replay = nullptr;
   Status status = [&]() -> Status {
     // The input holds what Make's validation left in the arena: the kernels' speed does not depend
@@ -36,6 +40,7 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
     // per-stream state on first use, which a capture would refuse.
     SLUICE_RETURN_IF_ERROR(executor->enqueue(stream));
     SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+    clock.step("first batch");
     cudaGraph_t captured = nullptr;
     if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
       Status enqueued = executor->enqueue(stream);
@@ -44,12 +49,14 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
       if (captured) cudaGraphDestroy(captured);
     }
     cudaGetLastError();
+    clock.step("capture CUDA graph");
     auto runOnce = [&]() -> Status {
       if (result.graph) return cudaStatus(cudaGraphLaunch(replay, stream), "cudaGraphLaunch");
       return executor->enqueue(stream);
     };
     for (int i = 0; i < warmup; ++i) SLUICE_RETURN_IF_ERROR(runOnce());
     SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+    clock.step("warm-up");
     result.setupSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     cudaEvent_t begin = nullptr, end = nullptr;
     SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreate(&begin));

@@ -12,6 +12,7 @@ namespace sluice::backend::cuda {
 
 struct ModelBenchmark {
   double setupSeconds = 0;  // model load, algorithm choice, allocation, first run, graph capture
+  StepSeconds setupSteps;   // the same, step by step
   double seconds = 0;       // the timed iterations
   bool graph = false;       // replayed as a CUDA graph (else eager launches)
   std::string device;

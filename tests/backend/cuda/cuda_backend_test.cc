@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "backend/backend_test_support.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cuda/gpu_test_support.h"
@@ -38,6 +42,21 @@ TEST(CudaBackendTest, HostMemoryBoundCoversWhatABackendHolds) {
     EXPECT_GE(CudaBackend::hostMemoryBound(options), (*gpu)->memoryBytes());
     EXPECT_GT((*gpu)->memoryBytes(), 0);
   }
+}
+
+TEST(CudaBackendTest, SaysWhereItsStartUpWent) {
+  SKIP_WITHOUT_GPU();
+  auto gpu = CudaBackend::Make(optionsFor("cuda", 4));
+  ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+  std::vector<std::string> names;
+  for (const auto& [name, seconds] : (*gpu)->startupSteps()) {
+    names.push_back(name);
+    EXPECT_GE(seconds, 0) << name;
+  }
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "CUDA context");
+  EXPECT_EQ(names.back(), "capture CUDA graphs");
+  EXPECT_NE(std::find(names.begin(), names.end(), "cuDNN handle"), names.end());
 }
 
 TEST(CudaBackendTest, BatchSizeOneMatchesAFullBatch) {
