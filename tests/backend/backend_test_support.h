@@ -3,6 +3,7 @@
 // that keeps every slot of a backend busy, and a comparison of two backends' predictions.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -43,9 +44,19 @@ inline std::string writeClassifier() {
        t::onnxTensor("fw", {16, kClasses}, randomValues(16 * kClasses, 1.0f, 3)),
        t::onnxTensor("fb", {kClasses}, randomValues(kClasses, 0.1f, 4))},
       t::onnxValueInfo("x", {-1, 3, kCrop, kCrop}), t::onnxValueInfo("y", {-1, kClasses}));
-  auto path = std::filesystem::temp_directory_path() / "sluice_cuda_backend_test.onnx";
-  std::ofstream(path, std::ios::binary) << model;
-  return path.string();
+  // One file per test process: ctest runs each test as its own process, several at once, and a
+  // shared name let one truncate the file while another loaded it. Removed when the process ends.
+  struct TemporaryFile {
+    std::filesystem::path path;
+    ~TemporaryFile() {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+    }
+  };
+  static const TemporaryFile file{std::filesystem::temp_directory_path() /
+                                  ("sluice_backend_test_" + std::to_string(::getpid()) + ".onnx")};
+  std::ofstream(file.path, std::ios::binary | std::ios::trunc) << model;
+  return file.path.string();
 }
 
 inline BackendOptions optionsFor(const std::string& device, int64_t batchSize) {
