@@ -55,6 +55,7 @@ struct GpuJpegDecoder::Impl {
   DeviceBuffer jobsOnDevice;
   PinnedBuffer jobsOnHost;
   PinnedBuffer cropsOnHost;
+  int64_t engineRefusals = 0;  // hardware engine calls that failed, halved batches' included
 
   // Destroys in reverse order of creation; errors are ignored (a destructor never fails).
   ~Impl() {
@@ -119,25 +120,41 @@ struct GpuJpegDecoder::Impl {
   }
 
   // Decodes batch[first, last) on the hardware engine; sets `done` for the images decoded. One image
-  // the engine refuses fails its whole batch, so a failed batch is halved and each half tried again:
-  // a bad image costs a few more engine calls, not its batch-mates' trip to the CPU.
+  // the engine refuses for its data fails its whole batch, so such a batch is halved and each half
+  // tried again: a bad image costs a few more engine calls, not its batch-mates' trip to the CPU.
+  // Any other failure leaves the range to the CPU decoders (slower, never wrong).
   Status decodeOnEngine(const std::vector<GpuDecodeRequest>& requests, const std::vector<Accepted>& batch,
                         std::vector<nvjpegImage_t>& outputs, size_t first, size_t last, std::vector<bool>& done) {
     const size_t count = last - first;
+    const bool retry = count < batch.size();
+    // A retry initializes the state again, which the work queued by the call before it (a half
+    // that succeeded, or the refused call) may still be using; this also surfaces a sticky error.
+    if (retry) SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
     std::vector<const unsigned char*> data(count);
     std::vector<size_t> lengths(count);
     for (size_t i = 0; i < count; ++i) {
       data[i] = requests[batch[first + i].request].data;
       lengths[i] = requests[batch[first + i].request].size;
     }
-    SLUICE_NVJPEG_RETURN_IF_ERROR(
-        nvjpegDecodeBatchedInitialize(handle, state, static_cast<int>(count), 1, NVJPEG_OUTPUT_RGBI));
-    if (nvjpegDecodeBatched(handle, state, data.data(), lengths.data(), outputs.data() + first, stream) ==
-        NVJPEG_STATUS_SUCCESS) {
+    const nvjpegStatus_t initialized =
+        nvjpegDecodeBatchedInitialize(handle, state, static_cast<int>(count), 1, NVJPEG_OUTPUT_RGBI);
+    if (initialized != NVJPEG_STATUS_SUCCESS) {
+      if (retry) return Status::OK();  // this range goes to the CPU
+      SLUICE_NVJPEG_RETURN_IF_ERROR(initialized);
+    }
+    const nvjpegStatus_t status =
+        nvjpegDecodeBatched(handle, state, data.data(), lengths.data(), outputs.data() + first, stream);
+    if (status == NVJPEG_STATUS_SUCCESS) {
       for (size_t i = first; i < last; ++i) done[batch[i].request] = true;
       return Status::OK();
     }
-    if (count == 1) return Status::OK();  // left to the CPU, which words its error if it is corrupt
+    ++engineRefusals;
+    const bool refusedForData = status == NVJPEG_STATUS_BAD_JPEG || status == NVJPEG_STATUS_JPEG_NOT_SUPPORTED ||
+                                status == NVJPEG_STATUS_INCOMPLETE_BITSTREAM ||
+                                status == NVJPEG_STATUS_EXECUTION_FAILED;
+    // One image, or a failure that is not the images': left to the CPU, which words a corrupt
+    // image's error.
+    if (count == 1 || !refusedForData) return Status::OK();
     const size_t middle = first + count / 2;
     SLUICE_RETURN_IF_ERROR(decodeOnEngine(requests, batch, outputs, first, middle, done));
     return decodeOnEngine(requests, batch, outputs, middle, last, done);
@@ -204,6 +221,7 @@ GpuJpegDecoder::GpuJpegDecoder(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 GpuJpegDecoder::~GpuJpegDecoder() = default;
 
 const std::string& GpuJpegDecoder::backendName() const { return impl_->backendName; }
+int64_t GpuJpegDecoder::engineRefusals() const { return impl_->engineRefusals; }
 
 Result<std::unique_ptr<GpuJpegDecoder>> GpuJpegDecoder::Make(const GpuJpegDecoderOptions& options) {
   SLUICE_RETURN_IF_ERROR(image::validate(options.resizeCrop));

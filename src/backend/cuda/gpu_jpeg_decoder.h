@@ -55,6 +55,8 @@ class GpuJpegDecoder {
 
   /// "hardware" (the NVJPG engines) or "hybrid" (CUDA cores and CPU Huffman decoding).
   const std::string& backendName() const;
+  /// Calls to the hardware engine that failed so far (each failed half of a halved batch counts).
+  int64_t engineRefusals() const;
 
  private:
   struct Impl;

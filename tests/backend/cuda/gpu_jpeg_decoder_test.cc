@@ -225,6 +225,11 @@ TEST_P(GpuJpegDecoderBackendTest, AnImageWithBrokenEntropyDataDoesNotSendItsBatc
     const Difference difference = compare(expected.data(), crops.data() + i * kCropBytes, kCropBytes);
     EXPECT_LE(difference.max, 8) << "image " << i;
   }
+  // Only a refused batch is halved: where the engine took the broken image without a word, the
+  // halving (and its wait between halves, which the crops above check) did not run.
+  if (decoder->backendName() == "hardware" && decoder->engineRefusals() == 0) {
+    GTEST_SKIP() << "the hardware engine decoded the broken image without refusing its batch";
+  }
 }
 
 TEST_P(GpuJpegDecoderBackendTest, ProgressiveJpegsAreDecodedWithinTheBoundsOrDeclined) {
