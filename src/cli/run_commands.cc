@@ -52,7 +52,8 @@ void addCommonFlags(CLI::App& command, RunFlags& flags) {
                      "input_ prefix)")
       ->delimiter(',');
   command.add_option("--report", flags.reportPath,
-                     "write a JSON report of the job to this file (also when it fails: status, reason, what was done)");
+                     "write a JSON report of the job to this file (also when it fails after its flags were "
+                     "checked: status, reason, what was done)");
   auto* progress =
       command.add_flag("--progress", flags.progress, "show progress on stderr even when it is not a terminal");
   command.add_flag("--no-progress", flags.noProgress, "never show progress")->excludes(progress);
@@ -244,7 +245,11 @@ int runJobCommand(RunFlags& flags, const CLI::App& command) {
   progress.finish();
   // A failed job's report says what was done before it failed: files committed, time, stages.
   Status reportWritten = flags.reportPath.empty() ? Status::OK() : writeReport(result.report, flags.reportPath);
-  if (!result.status.ok()) return reportStatus(result.status);
+  if (!result.status.ok()) {
+    const int exitCode = reportStatus(result.status);
+    reportStatus(reportWritten);  // the job's failure decides the exit code; a lost report is said too
+    return exitCode;
+  }
   std::cout << result.report.summary();
   if (!reportWritten.ok()) return reportStatus(reportWritten);
   return 0;

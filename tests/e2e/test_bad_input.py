@@ -1,11 +1,13 @@
 """Bad input: bad rows become error rows, bad files fail the job with a message naming them (or are
 skipped), bad flags and models are usage errors, and no partial output file is ever left."""
 import json
+import os
 
 import numpy as np
 import onnx
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from onnx import TensorProto, helper
 
 from conftest import run_sluice, smooth_images, write_seed_parquet
@@ -252,3 +254,14 @@ def test_missing_input_is_a_usage_error(tmp_path, models):
     result = run_sluice("run", "--input", tmp_path / "nothing-here", "--model", models["resnet18"], "--output",
                         tmp_path / "out", check=2)
     assert "nothing-here" in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, where every write fails")
+def test_a_failed_job_whose_report_cannot_be_written_says_both(tmp_path):
+    # The job's failure decides the exit code; the report asked for and lost is said too.
+    result = run_sluice("preprocess", "--input", tmp_path / "missing", "--output", tmp_path / "out", "--report",
+                        "/dev/full", check=2)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("sluice: error:")]
+    assert len(errors) == 2, result.stderr
+    assert "does not exist" in errors[0]
+    assert "cannot write the report to /dev/full" in errors[1]
