@@ -148,8 +148,9 @@ class Pipeline {
   // What the budget leaves the queues when the backends hold `modelBytes` of host memory.
   int64_t queueBytesFor(int64_t modelBytes) const;
   Status budgetTooSmall(int64_t modelBytes) const;
-  // Creates the queues, or gives them their final budget once the backends' memory is known.
+  // Gives the queues their budget: while the backends start, then once their memory is known.
   void sizeQueues(int64_t queueBytes);
+  int64_t preprocessedShare(int64_t queueBytes) const;  // of the queues' budget
   void preprocessWorker(WorkerTimes& times);
   void gpuDecodeWorker(int worker, WorkerTimes& times);
   UnitResult preprocessUnit(const WorkUnit& unit, RowDecoder& decoder,
@@ -256,20 +257,26 @@ Status Pipeline::prepare(const StartupMemoryBound& memoryBound) {
   stageBytes_ = (workers_ + 2 * gpuWorkers + 2 * inferenceWorkers + pooledBuffers) * unitBytes_ +
                 (workers_ + gpuWorkers) * readBytes;
   report_.configuration = configurationJson(options_, batchSize_, workers_, budget_, plan_, backendPlans_);
+  // The queues exist from here on, with no room until start() or the overlap below sizes them, so
+  // that a failure (or Ctrl-C, from the monitor's thread) always finds them to cancel.
+  preprocessed_ = std::make_unique<OrderedQueue<UnitResult>>(0);
+  predicted_ = std::make_unique<OrderedQueue<UnitResult>>(0);
+  failure_.onFailure([this] { preprocessed_->cancel(); });
+  failure_.onFailure([this] { predicted_->cancel(); });
   if (!predicting) return Status::OK();
 
   // Starting a model can take seconds (on a GPU: the CUDA context, cuDNN's algorithm choice, graph
   // capture), in which the CPU workers could have preprocessed thousands of images. They start
   // first when the memory every backend will hold is known before it is made, and the budget
-  // leaves the queues room for two units even then; the queues grow to their final size once the
-  // backends say what they hold.
+  // leaves the preprocessed queue room for two units even then; the queues grow to their final
+  // size once the backends say what they hold.
   int64_t bound = 0;
   for (const auto& backendPlan : backendPlans_) {
     const std::optional<int64_t> backendBound = memoryBound ? memoryBound(backendPlan) : std::nullopt;
     if (!backendBound) return Status::OK();
     bound += *backendBound;
   }
-  if (workers_ > 0 && queueBytesFor(bound) >= 2 * unitBytes_) {
+  if (workers_ > 0 && preprocessedShare(queueBytesFor(bound)) >= 2 * unitBytes_) {
     overlapStartup_ = true;
     sizeQueues(queueBytesFor(bound));
   }
@@ -324,19 +331,15 @@ Status Pipeline::budgetTooSmall(int64_t modelBytes) const {
                       : "; fewer --cpu-workers or smaller row groups shrink the stages"));
 }
 
+int64_t Pipeline::preprocessedShare(int64_t queueBytes) const {
+  // When predicting, the queue after inference holds results only (a quarter is plenty).
+  return options_.mode != JobMode::kPreprocess ? queueBytes * 3 / 4 : queueBytes;
+}
+
 void Pipeline::sizeQueues(int64_t queueBytes) {
-  const bool predicting = options_.mode != JobMode::kPreprocess;
-  const int64_t preprocessedBytes = predicting ? queueBytes * 3 / 4 : queueBytes;
-  const int64_t predictedBytes = predicting ? queueBytes / 4 : 1;
-  if (preprocessed_) {
-    preprocessed_->setCapacity(preprocessedBytes);
-    predicted_->setCapacity(predictedBytes);
-    return;
-  }
-  preprocessed_ = std::make_unique<OrderedQueue<UnitResult>>(preprocessedBytes);
-  predicted_ = std::make_unique<OrderedQueue<UnitResult>>(predictedBytes);
-  failure_.onFailure([this] { preprocessed_->cancel(); });
-  failure_.onFailure([this] { predicted_->cancel(); });
+  const int64_t preprocessedBytes = preprocessedShare(queueBytes);
+  preprocessed_->setCapacity(preprocessedBytes);
+  predicted_->setCapacity(std::max<int64_t>(queueBytes - preprocessedBytes, 1));
 }
 
 Status Pipeline::planGpuDecode() {
@@ -757,14 +760,19 @@ Status Pipeline::run(const BackendFactory& makeBackend, const StartupMemoryBound
   };
   if (overlapStartup_) startCpuWorkers();
   status = start(makeBackend);
-  if (status.ok() && monitor_.stopRequested()) status = Status::Cancelled("the job was interrupted");
-  if (!status.ok() || failure_.failed()) {
-    // Stops the preprocessing that ran meanwhile; a stop or a worker's failure that came first wins.
-    if (!status.ok()) failure_.set(status);
+  if (!status.ok() || failure_.failed() || monitor_.stopRequested()) {
+    // Nothing was written yet. A stop says so plainly; otherwise the start-up's own error wins
+    // over one the early preprocessing may have hit meanwhile, as it did before they overlapped.
+    if (monitor_.stopRequested()) {
+      status = Status::Cancelled("the job was interrupted while it started; no output was written");
+    } else if (status.ok()) {
+      status = failure_.status();
+    }
+    failure_.set(status);  // stops the preprocessing that ran meanwhile
     for (auto& thread : preprocessThreads) thread.join();
     monitor_.onStop({});
     report_.seconds = secondsSince(start_);
-    return failure_.status();
+    return status;
   }
   report_.startupSeconds = secondsSince(start_);
   report_.startupPreprocessedImages = preprocessedRows_.load();

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -179,7 +180,73 @@ TEST_F(PipelineStartupTest, AStopDuringStartUpEndsTheJobOnceTheBackendIsMade) {
     return slow(options);
   }, {}, knownBound);
   EXPECT_EQ(result.status.code(), StatusCode::kCancelled) << result.status.message();
+  EXPECT_EQ(result.status.message(), "the job was interrupted while it started; no output was written");
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "images.parquet"));
+}
+
+// A bound that leaves the preprocessed queue room for two units while the backend starts, so the
+// worker waits in push for the rest of the start-up (three units, the next-in-sequence rule
+// admits the first). The budget's free part comes from a first run's final queue size;
+// a unit is 4 rows of an 8x8x3 crop plus 64 bytes of bookkeeping each.
+class PipelineStartupBlockedTest : public PipelineStartupTest {
+ protected:
+  void SetUp() override {
+    PipelineStartupTest::SetUp();
+    options_.memoryBudgetBytes = 300LL << 20;
+    JobResult calibration = runJob(options_, slowFactory(), {}, knownBound);
+    ASSERT_TRUE(calibration.status.ok()) << calibration.status.message();
+    finalQueueBytes_ = calibration.report.queues.at(0).stats.capacityBytes;
+    std::filesystem::remove_all(dir_ / "out");
+    // The queues' whole budget (the preprocessed queue has three quarters of it) before the
+    // backend's memory, which is options_.batchSize crops.
+    const int64_t free = finalQueueBytes_ * 4 / 3 + options_.batchSize * kPixels;
+    const int64_t unitBytes = kRowsPerGroup * (kPixels + 64);
+    const int64_t bound = free - (2 * unitBytes * 4 + 2) / 3;
+    bound_ = [bound](const backend::BackendOptions&) { return std::optional<int64_t>(bound); };
+  }
+
+  int64_t finalQueueBytes_ = 0;
+  StartupMemoryBound bound_;
+};
+
+TEST_F(PipelineStartupBlockedTest, TheQueuesGrowOnceTheBackendIsMade) {
+  JobResult result = runJob(options_, slowFactory(), {}, bound_);
+  ASSERT_TRUE(result.status.ok()) << result.status.message();
+  EXPECT_EQ(result.report.startupPreprocessedImages, 2 * kRowsPerGroup) << "two units fit while it starts";
+  EXPECT_EQ(result.report.queues.at(0).stats.capacityBytes, finalQueueBytes_);
+  EXPECT_EQ(labels(), expectedLabels());
+}
+
+TEST_F(PipelineStartupBlockedTest, AFailedStartWakesAWorkerWaitingForRoom) {
+  JobResult result = runJob(options_, slowFactory(Status::InvalidArgument("no such model")), {}, bound_);
+  EXPECT_EQ(result.status.message(), "no such model");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "images.parquet"));
+}
+
+TEST_F(PipelineStartupBlockedTest, AStopWakesAWorkerWaitingForRoom) {
+  std::atomic<bool> stop{false};
+  options_.stopRequested = &stop;
+  BackendFactory slow = slowFactory();
+  JobResult result = runJob(options_, [&](const backend::BackendOptions& options) {
+    stop = true;
+    return slow(options);
+  }, {}, bound_);
+  EXPECT_EQ(result.status.code(), StatusCode::kCancelled) << result.status.message();
+  EXPECT_EQ(result.status.message(), "the job was interrupted while it started; no output was written");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "images.parquet"));
+}
+
+TEST_F(PipelineStartupTest, TheStartUpsOwnErrorWinsOverOneThePreprocessingHitMeanwhile) {
+  // The input's pages are overwritten, its footer kept: planning reads it, then the early worker
+  // fails on its first row group (a bad file, exit 1) while the backend is still starting, which
+  // then fails too (a bad model, exit 2).
+  {
+    std::fstream file(dir_ / "in" / "images.parquet", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(4);
+    file << std::string(64, '\xff');
+  }
+  JobResult result = runJob(options_, slowFactory(Status::InvalidArgument("no such model")), {}, knownBound);
+  EXPECT_EQ(result.status.code(), StatusCode::kInvalidArgument) << result.status.message();
 }
 
 }  // namespace
