@@ -47,11 +47,12 @@ std::string resolveDevice(const std::string& device);
 Result<std::vector<backend::BackendOptions>> planBackends(const DeviceRequest& request,
                                                           const backend::BackendOptions& base);
 
-/// The most host memory a backend made from `options` holds, its start-up included, when that is
-/// known before it is made: CUDA's pinned slots plus three times the model file (at most two of the
-/// file, the graph read from it and the weights gathered for the GPU are held at once, so this has
-/// room to spare). Unknown (nullopt) on the CPU, whose working memory depends on the model's
-/// activations, and when the model file's size cannot be read.
+/// The most host memory a backend made from `options` allocates itself, its start-up included,
+/// when that is known before it is made: CUDA's pinned slots plus three times the model file (while
+/// it loads, at most two of the file, the graph read from it and the weights gathered for the GPU
+/// are held at once). The CUDA and cuDNN libraries' own host memory is in no budget. Unknown
+/// (nullopt) on the CPU, whose working memory depends on the model's activations, and when the
+/// model file's size cannot be read.
 std::optional<int64_t> startupMemoryBound(const backend::BackendOptions& options);
 
 /// Creates the backend for options.device ("cpu" or "cuda"; as planBackends fills it in).

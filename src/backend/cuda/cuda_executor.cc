@@ -268,6 +268,13 @@ Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& gra
 Status CudaExecutor::State::build(const model::Graph& graph) {
   this->graph = &graph;
   const int64_t batch = options.batchSize;
+  // The staging vector is filled in one go: growing it by doubling would hold up to three times
+  // the weights at once at start-up (startupMemoryBound counts the file three times, graph included).
+  // Room for every initializer, each tensor's alignment padding, and the first convolution's
+  // padded input channels.
+  int64_t floats = 0;
+  for (const auto& [name, tensor] : graph.initializers()) floats += static_cast<int64_t>(tensor.floats.size()) + 64;
+  hostWeights.reserve(static_cast<size_t>(floats + floats / 16));
   SLUICE_ASSIGN_OR_RETURN(model::ShapeMap shapes, graph.inferShapes(batch));
   inputShape = graph.inputShape();
   // Tensor-core kernels want channel counts in multiples of 8 (fp16, bf16) or 4 (tf32): the
