@@ -84,10 +84,11 @@ std::string JobReport::summary() const {
                 overlap.c_str(), imagesPerSecond());
   text += line;
   if (!backendStartups.empty()) {
-    // The first worker's model start-up; steps under 5 ms are left out.
+    // The first worker's model start-up; of several steps, those under 5 ms are left out.
+    const StepSeconds& all = backendStartups.front().steps;
     std::string steps;
-    for (const auto& [step, stepSeconds] : backendStartups.front().steps) {
-      if (stepSeconds < 0.005 && step.find("reused") == std::string::npos) continue;
+    for (const auto& [step, stepSeconds] : all) {
+      if (stepSeconds < 0.005 && all.size() > 1) continue;
       std::snprintf(line, sizeof line, "%s%s %.2f s", steps.empty() ? "" : ", ", step.c_str(), stepSeconds);
       steps += line;
     }
