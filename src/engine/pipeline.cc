@@ -391,7 +391,10 @@ Status Pipeline::createGpuDecoders() {
   for (int gpu : gpuDecodeDevices_) {
     SLUICE_ASSIGN_OR_RETURN(auto decoder, backend::cuda::GpuJpegDecoder::Make({.deviceIndex = gpu,
                                                                                .resizeCrop = resizeCrop_}));
-    report_.gpuDecoder = "nvJPEG (" + decoder->backendName() + ") on cuda:" + std::to_string(gpu);
+    const std::string why = decoder->hardwareUnavailable();
+    report_.gpuDecoder = "nvJPEG (" + decoder->backendName() +
+                         (why.empty() ? "" : "; hardware backend: " + why) +
+                         ") on cuda:" + std::to_string(gpu);
     gpuDecoders_.push_back(std::move(decoder));
     if (std::find(gpus.begin(), gpus.end(), gpu) == gpus.end()) gpus.push_back(gpu);
   }

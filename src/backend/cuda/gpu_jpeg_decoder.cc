@@ -23,8 +23,12 @@ Status nvjpegError(nvjpegStatus_t status, const char* call) {
 
 #define SLUICE_NVJPEG_RETURN_IF_ERROR(call) SLUICE_RETURN_IF_ERROR(nvjpegError((call), #call))
 
-// Decoded bytes a batch may hold on the device; a batch of huge photos is cut short of it.
-constexpr int64_t kMaxDecodedBytesPerBatch = int64_t{512} << 20;
+// Decoded and first-pass bytes a batch may hold on the device; a batch of huge photos is cut short
+// of it.
+constexpr int64_t kMaxBytesPerBatch = int64_t{512} << 20;
+// nvJPEG rounds its own allocations up to this, so that batches of slightly different sizes reuse
+// its buffers instead of freeing and allocating them again (cudaFree waits for the whole GPU).
+constexpr size_t kNvjpegMemoryPadding = size_t{8} << 20;
 // Larger images go to the CPU decoder, which is no slower per pixel for such rare files.
 constexpr int64_t kMaxPixels = int64_t{64} << 20;
 constexpr int64_t kAlignment = 256;
@@ -43,6 +47,7 @@ Status ensureBytes(Buffer& buffer, int64_t bytes) {
 struct GpuJpegDecoder::Impl {
   GpuJpegDecoderOptions options;
   std::string backendName;
+  std::string hardwareUnavailable;  // why the hardware backend is not used; empty when it is
   bool hardware = false;
   nvjpegHandle_t handle = nullptr;
   nvjpegJpegState_t state = nullptr;
@@ -126,21 +131,20 @@ struct GpuJpegDecoder::Impl {
   Status decodeOnEngine(const std::vector<GpuDecodeRequest>& requests, const std::vector<Accepted>& batch,
                         std::vector<nvjpegImage_t>& outputs, size_t first, size_t last, std::vector<bool>& done) {
     const size_t count = last - first;
-    const bool retry = count < batch.size();
-    // A retry initializes the state again, which the work queued by the call before it (a half
-    // that succeeded, or the refused call) may still be using; this also surfaces a sticky error.
-    if (retry) SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+    // Initializing the state while a decode queued before (a half that succeeded, a refused call,
+    // the last batch of the previous decode()) still runs is not allowed; this also surfaces a
+    // sticky error. The stream is idle nearly always, so it costs nothing.
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
     std::vector<const unsigned char*> data(count);
     std::vector<size_t> lengths(count);
     for (size_t i = 0; i < count; ++i) {
       data[i] = requests[batch[first + i].request].data;
       lengths[i] = requests[batch[first + i].request].size;
     }
-    const nvjpegStatus_t initialized =
-        nvjpegDecodeBatchedInitialize(handle, state, static_cast<int>(count), 1, NVJPEG_OUTPUT_RGBI);
-    if (initialized != NVJPEG_STATUS_SUCCESS) {
-      if (retry) return Status::OK();  // this range goes to the CPU
-      SLUICE_NVJPEG_RETURN_IF_ERROR(initialized);
+    if (nvjpegDecodeBatchedInitialize(handle, state, static_cast<int>(count), 1, NVJPEG_OUTPUT_RGBI) !=
+        NVJPEG_STATUS_SUCCESS) {
+      ++engineRefusals;
+      return Status::OK();  // this range goes to the CPU
     }
     const nvjpegStatus_t status =
         nvjpegDecodeBatched(handle, state, data.data(), lengths.data(), outputs.data() + first, stream);
@@ -149,9 +153,11 @@ struct GpuJpegDecoder::Impl {
       return Status::OK();
     }
     ++engineRefusals;
+    // INVALID_PARAMETER too: the A100's engine has answered so for images it could not take (DALI
+    // issue 3159). Allocation and architecture failures are not the images'.
     const bool refusedForData = status == NVJPEG_STATUS_BAD_JPEG || status == NVJPEG_STATUS_JPEG_NOT_SUPPORTED ||
                                 status == NVJPEG_STATUS_INCOMPLETE_BITSTREAM ||
-                                status == NVJPEG_STATUS_EXECUTION_FAILED;
+                                status == NVJPEG_STATUS_EXECUTION_FAILED || status == NVJPEG_STATUS_INVALID_PARAMETER;
     // One image, or a failure that is not the images': left to the CPU, which words a corrupt
     // image's error.
     if (count == 1 || !refusedForData) return Status::OK();
@@ -221,6 +227,7 @@ GpuJpegDecoder::GpuJpegDecoder(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 GpuJpegDecoder::~GpuJpegDecoder() = default;
 
 const std::string& GpuJpegDecoder::backendName() const { return impl_->backendName; }
+const std::string& GpuJpegDecoder::hardwareUnavailable() const { return impl_->hardwareUnavailable; }
 int64_t GpuJpegDecoder::engineRefusals() const { return impl_->engineRefusals; }
 
 Result<std::unique_ptr<GpuJpegDecoder>> GpuJpegDecoder::Make(const GpuJpegDecoderOptions& options) {
@@ -235,16 +242,33 @@ Result<std::unique_ptr<GpuJpegDecoder>> GpuJpegDecoder::Make(const GpuJpegDecode
   // Chroma is upsampled by interpolation, as libjpeg-turbo (and so Pillow) does; nvJPEG's default
   // repeats each chroma sample, which moves pixels of 4:2:0 files far past the fidelity bounds.
   const unsigned int flags = NVJPEG_FLAGS_UPSAMPLING_WITH_INTERPOLATION;
-  nvjpegStatus_t created = NVJPEG_STATUS_ARCH_MISMATCH;
-  if (options.allowHardwareBackend) {
-    created = nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, flags, &impl->handle);
+  if (!options.allowHardwareBackend) {
+    impl->hardwareUnavailable = "not allowed";
+  } else {
+    const nvjpegStatus_t created = nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE, nullptr, nullptr, flags, &impl->handle);
+    unsigned int engines = 0;
+    unsigned int coresPerEngine = 0;
+    if (created != NVJPEG_STATUS_SUCCESS) {
+      impl->handle = nullptr;
+      impl->hardwareUnavailable = "nvjpegCreateEx answered status " + std::to_string(static_cast<int>(created));
+    } else if (const nvjpegStatus_t info = nvjpegGetHardwareDecoderInfo(impl->handle, &engines, &coresPerEngine);
+               info != NVJPEG_STATUS_SUCCESS || engines == 0) {
+      // A GPU partition (MIG) may come without decode engines although the GPU has them.
+      impl->hardwareUnavailable = info != NVJPEG_STATUS_SUCCESS
+                                      ? "nvjpegGetHardwareDecoderInfo answered status " +
+                                            std::to_string(static_cast<int>(info))
+                                      : "the GPU has no JPEG decode engines";
+      nvjpegDestroy(impl->handle);
+      impl->handle = nullptr;
+    }
   }
-  impl->hardware = created == NVJPEG_STATUS_SUCCESS;
+  impl->hardware = impl->hardwareUnavailable.empty();
   if (!impl->hardware) {
-    impl->handle = nullptr;
     SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegCreateEx(NVJPEG_BACKEND_DEFAULT, nullptr, nullptr, flags, &impl->handle));
   }
   impl->backendName = impl->hardware ? "hardware" : "hybrid";
+  SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegSetDeviceMemoryPadding(kNvjpegMemoryPadding, impl->handle));
+  SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegSetPinnedMemoryPadding(kNvjpegMemoryPadding, impl->handle));
   SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegJpegStateCreate(impl->handle, &impl->state));
   if (impl->hardware) SLUICE_NVJPEG_RETURN_IF_ERROR(nvjpegJpegStreamCreate(impl->handle, &impl->parsedStream));
   return std::unique_ptr<GpuJpegDecoder>(new GpuJpegDecoder(std::move(impl)));
@@ -257,25 +281,29 @@ Result<std::vector<bool>> GpuJpegDecoder::decode(const std::vector<GpuDecodeRequ
   std::vector<bool> done(requests.size(), false);
   std::vector<Impl::Accepted> batch;
   int64_t decodedBytes = 0;
+  int64_t batchBytes = 0;  // decoded and first-pass bytes
   for (size_t i = 0; i < requests.size(); ++i) {
     int width = 0;
     int height = 0;
     if (!impl.accept(requests[i], width, height)) continue;
-    const int64_t imageBytes = alignUp(int64_t{width} * height * 3);
-    if (!batch.empty() && (static_cast<int>(batch.size()) >= impl.options.maxBatchImages ||
-                           decodedBytes + imageBytes > kMaxDecodedBytesPerBatch)) {
-      SLUICE_RETURN_IF_ERROR(impl.decodeBatch(requests, batch, decodedBytes, done));
-      batch.clear();
-      decodedBytes = 0;
-    }
     Impl::Accepted image;
     image.request = i;
     image.width = width;
     image.height = height;
     image.job = resizeCropJob(width, height, resizeCrop.resizeSize, resizeCrop.cropSize);
+    const int64_t imageBytes = alignUp(int64_t{width} * height * 3);
+    const int64_t imageBatchBytes = imageBytes + firstPassBytes(image.job, resizeCrop.cropSize);
+    if (!batch.empty() && (static_cast<int>(batch.size()) >= impl.options.maxBatchImages ||
+                           batchBytes + imageBatchBytes > kMaxBytesPerBatch)) {
+      SLUICE_RETURN_IF_ERROR(impl.decodeBatch(requests, batch, decodedBytes, done));
+      batch.clear();
+      decodedBytes = 0;
+      batchBytes = 0;
+    }
     image.job.sourceOffset = decodedBytes;
     batch.push_back(image);
     decodedBytes += imageBytes;
+    batchBytes += imageBatchBytes;
   }
   if (!batch.empty()) SLUICE_RETURN_IF_ERROR(impl.decodeBatch(requests, batch, decodedBytes, done));
   return done;

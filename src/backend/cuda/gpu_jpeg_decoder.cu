@@ -34,6 +34,9 @@ cudaError_t launchResizeCrop(const ResizeCropJob* jobs, int numJobs, int cropSiz
                              const uint8_t* decoded, uint8_t* intermediate, int32_t* coefficients, uint8_t* crops,
                              cudaStream_t stream) {
   if (numJobs == 0) return cudaSuccess;
+  // The error read after the launches must be theirs: nvJPEG's own runtime calls (in a batch it
+  // refused, whose status was handled) may have left one behind.
+  (void)cudaGetLastError();
   const int tapStride = plan.tapStride;
   coefficientsKernel<<<dim3((cropSize + 127) / 128, 2 * numJobs), 128, 0, stream>>>(jobs, cropSize, tapStride,
                                                                                     coefficients);

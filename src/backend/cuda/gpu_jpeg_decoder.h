@@ -55,6 +55,9 @@ class GpuJpegDecoder {
 
   /// "hardware" (the NVJPG engines) or "hybrid" (CUDA cores and CPU Huffman decoding).
   const std::string& backendName() const;
+  /// Why the hardware backend is not used ("the GPU has no JPEG decode engines", a status); empty
+  /// when it is.
+  const std::string& hardwareUnavailable() const;
   /// Calls to the hardware engine that failed so far (each failed half of a halved batch counts).
   int64_t engineRefusals() const;
 

@@ -30,18 +30,32 @@ ResizeCropJob resizeCropJob(int width, int height, int resizeSize, int cropSize)
   return job;
 }
 
+FirstPassSize firstPassSize(const ResizeCropJob& job, int cropSize) {
+  // The inputs from the first output's first to the last output's last: the count firstPassPixel
+  // takes from the coefficient table (an output never has more taps than resizeTapStride allows).
+  const int axis = job.verticalFirst ? 0 : 1;
+  const int span = resize_crop::filterSpan(job, axis, cropSize - 1).last - resize_crop::filterSpan(job, axis, 0).first;
+  if (job.verticalFirst) return {std::max(span, 1), cropSize};
+  return {cropSize, std::max(span, 1)};
+}
+
+int64_t firstPassBytes(const ResizeCropJob& job, int cropSize) {
+  const FirstPassSize size = firstPassSize(job, cropSize);
+  return alignUp(int64_t{size.width} * size.height * 3);
+}
+
 ResizeCropPlan planResizeCrop(std::vector<ResizeCropJob>& jobs, int cropSize) {
   ResizeCropPlan plan;
   for (ResizeCropJob& job : jobs) {
     plan.tapStride = std::max({plan.tapStride, resizeTapStride(job.sourceWidth, job.resizedWidth),
                                resizeTapStride(job.sourceHeight, job.resizedHeight)});
-    // The first pass' output is at most cropSize columns x all rows, or all columns x cropSize rows.
-    const int width = job.verticalFirst ? job.sourceWidth : cropSize;
-    const int height = job.verticalFirst ? cropSize : job.sourceHeight;
-    plan.firstPassWidth = std::max(plan.firstPassWidth, width);
-    plan.firstPassHeight = std::max(plan.firstPassHeight, height);
+    // Only what the second pass reads: an image far taller than wide that is scaled up needs a few
+    // of its rows, not all of them.
+    const FirstPassSize size = firstPassSize(job, cropSize);
+    plan.firstPassWidth = std::max(plan.firstPassWidth, size.width);
+    plan.firstPassHeight = std::max(plan.firstPassHeight, size.height);
     job.intermediateOffset = plan.intermediateBytes;
-    plan.intermediateBytes += alignUp(int64_t{width} * height * 3);
+    plan.intermediateBytes += firstPassBytes(job, cropSize);
   }
   return plan;
 }

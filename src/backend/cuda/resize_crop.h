@@ -42,6 +42,16 @@ struct ResizeCropPlan {
 };
 ResizeCropPlan planResizeCrop(std::vector<ResizeCropJob>& jobs, int cropSize);
 
+/// The first pass' output of one job: cropSize columns x the rows the vertical filter reads
+/// (horizontal first), or the columns the horizontal filter reads x cropSize rows (vertical first).
+struct FirstPassSize {
+  int width = 0;
+  int height = 0;
+};
+FirstPassSize firstPassSize(const ResizeCropJob& job, int cropSize);
+/// Its bytes in the intermediate buffer (aligned, as planResizeCrop lays them out).
+int64_t firstPassBytes(const ResizeCropJob& job, int cropSize);
+
 /// Fixed-point weights per image for both axes: cropSize entries of (first input, taps) and
 /// cropSize x tapStride weights, per axis.
 inline int64_t resizeCoefficientCount(int cropSize, int tapStride) {
@@ -93,21 +103,38 @@ SLUICE_HOST_DEVICE inline AxisTable axisTable(int32_t* coefficients, int image, 
   return {base, base + cropSize, base + 2 * cropSize};
 }
 
-/// Writes output `out`'s coefficients on `axis`, as BilinearResampler::computeCoefficients does.
-SLUICE_HOST_DEVICE inline void computeCoefficients(const ResizeCropJob& job, int image, int axis, int out,
-                                                   int cropSize, int tapStride, int32_t* coefficients) {
-  if (out >= cropSize) return;
+/// The inputs [first, last) that crop output `out` on `axis` (0 horizontal, 1 vertical) reads, and
+/// where its filter is centred, as BilinearResampler::computeCoefficients finds them.
+struct FilterSpan {
+  int first = 0;
+  int last = 0;
+  double center = 0;
+  double inverseFilterScale = 1;
+};
+SLUICE_HOST_DEVICE inline FilterSpan filterSpan(const ResizeCropJob& job, int axis, int out) {
   const int inputSize = axis == 0 ? job.sourceWidth : job.sourceHeight;
   const int outputSize = axis == 0 ? job.resizedWidth : job.resizedHeight;
   const int firstOutput = axis == 0 ? job.cropLeft : job.cropTop;
   const double scale = static_cast<double>(inputSize) / outputSize;
   const double filterScale = scale > 1.0 ? scale : 1.0;
   const double support = filterScale;
-  const double inverseFilterScale = 1.0 / filterScale;
-  const double center = multiply(firstOutput + out + 0.5, scale);
-  const int first = larger(static_cast<int>(add(center - support, 0.5)), 0);
-  const int last = smaller(static_cast<int>(add(center + support, 0.5)), inputSize);
-  const int numTaps = smaller(larger(last - first, 0), tapStride);
+  FilterSpan span;
+  span.inverseFilterScale = 1.0 / filterScale;
+  span.center = multiply(firstOutput + out + 0.5, scale);
+  span.first = larger(static_cast<int>(add(span.center - support, 0.5)), 0);
+  span.last = smaller(static_cast<int>(add(span.center + support, 0.5)), inputSize);
+  return span;
+}
+
+/// Writes output `out`'s coefficients on `axis`, as BilinearResampler::computeCoefficients does.
+SLUICE_HOST_DEVICE inline void computeCoefficients(const ResizeCropJob& job, int image, int axis, int out,
+                                                   int cropSize, int tapStride, int32_t* coefficients) {
+  if (out >= cropSize) return;
+  const FilterSpan span = filterSpan(job, axis, out);
+  const int first = span.first;
+  const double center = span.center;
+  const double inverseFilterScale = span.inverseFilterScale;
+  const int numTaps = smaller(larger(span.last - first, 0), tapStride);
 
   const AxisTable table = axisTable(coefficients, image, axis, cropSize, tapStride);
   int32_t* weights = table.weights + int64_t{out} * tapStride;

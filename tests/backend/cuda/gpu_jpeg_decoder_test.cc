@@ -144,6 +144,39 @@ TEST(GpuJpegDecoderTest, ResizeKernelsMatchTheCpuResamplerBitForBit) {
   }
 }
 
+// A100 (8.0) and H100/H200 (9.0) have JPEG decode engines: a decoder there that fell back to the
+// hybrid backend would pass every other test here without the engine ever running.
+TEST(GpuJpegDecoderTest, UsesTheHardwareEngineOnGpusThatHaveOne) {
+  SKIP_WITHOUT_GPU();
+  const GpuInfo& gpu = probeCuda().gpus.at(0);
+  if (!((gpu.computeMajor == 8 || gpu.computeMajor == 9) && gpu.computeMinor == 0)) {
+    GTEST_SKIP() << gpu.name << " (compute " << gpu.computeMajor << "." << gpu.computeMinor
+                 << ") is not known to have JPEG decode engines";
+  }
+  auto decoder = makeDecoder(true);
+  ASSERT_TRUE(decoder);
+  EXPECT_EQ(decoder->backendName(), "hardware") << gpu.name << ": " << decoder->hardwareUnavailable();
+  EXPECT_EQ(decoder->hardwareUnavailable(), "");
+}
+
+// Scaled up 8x, the crop of a 32 x 6000 image reads about 30 of its rows; the batch must not ask
+// the device for all of them, and the crop must still match the CPU's. The hybrid backend, which
+// takes any baseline size.
+TEST(GpuJpegDecoderTest, DecodesATallNarrowImageWithinTheBounds) {
+  SKIP_WITHOUT_GPU();
+  auto decoder = makeDecoder(false);
+  ASSERT_TRUE(decoder);
+  auto pixels = photoLikeImage(32, 6000, 3, 11);
+  const auto encoded = image::testing::encodeJpeg(32, 6000, 3, pixels.data(), 90);
+  std::vector<uint8_t> crop(kCropBytes, 0);
+  auto done = decoder->decode({{encoded.data(), encoded.size(), crop.data()}});
+  ASSERT_TRUE(done.ok()) << done.status().message();
+  ASSERT_TRUE((*done)[0]) << decoder->backendName() << " declined it";
+  const Difference difference = compare(cpuCrop(encoded).data(), crop.data(), kCropBytes);
+  EXPECT_LE(difference.mean, 1.0);
+  EXPECT_LE(difference.max, 8);
+}
+
 // Both backends where the GPU has the hardware engine (the hybrid one alone elsewhere).
 class GpuJpegDecoderBackendTest : public ::testing::TestWithParam<bool> {};
 

@@ -156,12 +156,30 @@ TEST(ResizeCropTest, PlanCoversEveryImageOfTheBatch) {
                                      resizeCropJob(100, 90, 256, 224)};
   const ResizeCropPlan plan = planResizeCrop(jobs, 224);
   EXPECT_EQ(plan.tapStride, resizeTapStride(2000, 1706));
-  EXPECT_EQ(plan.firstPassWidth, 300);    // the vertical-first image keeps its columns
-  EXPECT_EQ(plan.firstPassHeight, 300);   // the horizontal-first wide image keeps its rows
+  // The vertical-first tall image keeps the columns its crop reads: 18 to 282 of 300 (the crop's
+  // columns 16 and 239 of 256, centred at 19.3 and 280.7, +-1.17); the horizontal-first wide one
+  // the same rows; the small upscaled one rows 5 to 85 of 90.
+  EXPECT_EQ(plan.firstPassWidth, 264);
+  EXPECT_EQ(plan.firstPassHeight, 264);
   EXPECT_EQ(jobs[0].intermediateOffset, 0);
-  EXPECT_GE(jobs[1].intermediateOffset, 300 * 224 * 3);
+  EXPECT_GE(jobs[1].intermediateOffset, 264 * 224 * 3);
   EXPECT_EQ(jobs[1].intermediateOffset % 256, 0);
-  EXPECT_GE(plan.intermediateBytes, jobs[2].intermediateOffset + 224 * 90 * 3);
+  EXPECT_GE(plan.intermediateBytes, jobs[2].intermediateOffset + 224 * 80 * 3);
+}
+
+TEST(ResizeCropTest, PlanHoldsOnlyTheRowsAnUpscaledTallNarrowImageReads) {
+  // 32 x 60000 is scaled up 8x to 256 x 480000, and its 224 crop rows read about 30 source rows:
+  // planning all 60000 would ask 40 MB of the device for a 180 KB image.
+  std::vector<ResizeCropJob> jobs = {resizeCropJob(32, 60000, 256, 224)};
+  const ResizeCropPlan plan = planResizeCrop(jobs, 224);
+  EXPECT_EQ(jobs[0].verticalFirst, 0);
+  EXPECT_LE(plan.firstPassHeight, 32);
+  EXPECT_LE(plan.intermediateBytes, 224 * 32 * 3 + 256);
+  EXPECT_EQ(firstPassBytes(jobs[0], 224), plan.intermediateBytes);
+}
+
+TEST(ResizeCropTest, TallNarrowAndWideShortImagesMatchTheCpuResampler) {
+  expectSameCrops({randomImage(24, 2400, 5), randomImage(2400, 24, 6), randomImage(7, 300, 7)}, 256, 224);
 }
 
 TEST(ResizeCropTest, OneImageMatchesTheCpuResampler) {
