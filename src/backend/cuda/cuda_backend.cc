@@ -80,6 +80,10 @@ struct CudaBackend::State {
     }
     // The executor's cuDNN handle still names the compute stream: release it while that exists.
     executor.reset();
+    // Freed here, under the lock: cudaFree and cudaFreeHost synchronize the device, as the members'
+    // own destructors would after the lock is released.
+    for (Slot& slot : slots) slot = Slot{};
+    normalizationTable = DeviceBuffer{};
     if (copyStream) cudaStreamDestroy(copyStream);
     if (computeStream) cudaStreamDestroy(computeStream);
   }

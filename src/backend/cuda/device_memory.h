@@ -64,7 +64,12 @@ class PinnedBuffer : public OwnedMemory<cudaFreeHost> {
     release();
     if (bytes == 0) return Status::OK();
     cudaError_t error = cudaHostAlloc(&data_, static_cast<size_t>(bytes), cudaHostAllocPortable);
-    if (error == cudaSuccess) bytes_ = bytes;
+    if (error == cudaSuccess) {
+      bytes_ = bytes;
+    } else {
+      data_ = nullptr;
+      cudaGetLastError();  // returned below; a later launch must not read it as its own
+    }
     return cudaStatus(error, "cudaHostAlloc");
   }
 };

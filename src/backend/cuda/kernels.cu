@@ -39,9 +39,11 @@ struct Type {
   using type = T;
 };
 
-/// Calls body(Type<T>{}) with T the C++ type of `type`, then returns the launch error.
+/// Calls body(Type<T>{}) with T the C++ type of `type`, then returns the launch error (an error an
+/// earlier call left behind, whose status its caller handled, is cleared first: it is not the launch's).
 template <typename Body>
 cudaError_t dispatch(StorageType type, Body body) {
+  (void)cudaGetLastError();
   switch (type) {
     case StorageType::kFloat: body(Type<float>{}); break;
     case StorageType::kHalf: body(Type<__half>{}); break;
@@ -359,6 +361,7 @@ cudaError_t launchCast(const float* in, void* out, int64_t count, StorageType ty
 }
 
 cudaError_t launchSleep(int64_t nanoseconds, cudaStream_t stream) {
+  (void)cudaGetLastError();
   sleepKernel<<<1, 1, 0, stream>>>(nanoseconds);
   return cudaGetLastError();
 }

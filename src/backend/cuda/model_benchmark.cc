@@ -72,11 +72,13 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
     result.seconds = milliseconds / 1000.0;
     return Status::OK();
   }();
-  if (replay) cudaGraphExecDestroy(replay);
-  cudaStreamDestroy(stream);
-  SLUICE_RETURN_IF_ERROR(status);
   result.device = "cuda:" + std::to_string(deviceIndex) + " (" + probe.gpus[deviceIndex].name + ", " +
                   precisionName(precision) + ", " + executor->summary() + ")";
+  if (replay) cudaGraphExecDestroy(replay);
+  // The executor's cuDNN handle still names the stream: release it while the stream exists.
+  executor.reset();
+  cudaStreamDestroy(stream);
+  SLUICE_RETURN_IF_ERROR(status);
   return result;
 }
 

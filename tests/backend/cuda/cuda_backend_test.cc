@@ -27,6 +27,9 @@ TEST(CudaBackendTest, MatchesTheCpuBackendWithSlotsInFlightAndAPartFullLastBatch
   auto gpu = CudaBackend::Make(optionsFor("cuda", batchSize));
   ASSERT_TRUE(gpu.ok()) << gpu.status().message();
   ASSERT_GE((*gpu)->slots(), 2);
+  // The batches replay the captured graphs: a backend that fell back to eager launches would pass
+  // the comparison without testing them.
+  EXPECT_NE((*gpu)->deviceName().find(", CUDA graphs,"), std::string::npos) << (*gpu)->deviceName();
   EXPECT_EQ((*gpu)->numClasses(), kClasses);
   EXPECT_EQ((*gpu)->topk(), 3);
   expectSamePredictions(predict(**cpu, crops, batchSize), predict(**gpu, crops, batchSize), 3);
