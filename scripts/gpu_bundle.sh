@@ -27,5 +27,6 @@ done
 cp -r "$(python3 -c 'import os, skimage; print(os.path.join(os.path.dirname(skimage.__file__), "data"))')" \
   .gpu/stage/photos
 python3 -m pip download -q --only-binary=:all: --python-version 3.12 -d .gpu/stage/wheels pytest
+bash scripts/source_digest.sh >.gpu/stage/SOURCES
 XZ_OPT=-T0 tar -C .gpu/stage -cJf .gpu/bundle.tar.xz . && rm -rf .gpu/stage
 echo "gpu_bundle: .gpu/bundle.tar.xz ($(du -h .gpu/bundle.tar.xz | cut -f1))"

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Issue 3's GPU measurements, sluice and PyTorch in the same run on the same GPU and data. Run it on
-# the GPU machine after `source scripts/gpu_env.sh` (see scripts/gpu_bundle.sh):
+# Issue 3's and 4's GPU measurements, sluice and PyTorch in the same run on the same GPU and data. Run
+# it on the GPU machine after `source scripts/gpu_env.sh` (see scripts/gpu_bundle.sh):
+#  (data) generate the datasets only: 16,232 seed-format images and 16,232 JPEGs (what b and c need;
+#      bench/gpu/device_check.sh runs it in the background while the first steps run);
 #  (a) model-only ResNet50, batch 256 and 1000: `sluice model-bench --device cuda` (fp16, tf32,
 #      fp32; fp16 and tf32 also with --cudnn-algorithms timed) vs PyTorch eager channels_last (fp16,
-#      tf32, fp32);
-#  (b) end-to-end on 16,232 seed-format images: `sluice run` (fp16, fp32) with GPU utilization
-#      sampled by nvidia-smi, vs the PyTorch DataLoader pipelines (as written, tuned);
-#  (c) end-to-end from JPEG bytes (issue 4): `sluice run --decode cpu|gpu|auto` (fp16) on 16,232
-#      images from `sluice datagen --format jpeg`, vs the PyTorch DataLoader with 15 PIL workers
-#      (bench/gpu/peers/torch_jpeg_pipeline.py, fp16);
+#      tf32, fp32), every PyTorch configuration in one process;
+#  (b) end-to-end on the seed-format images: `sluice run` fp16 and tf32 with GPU utilization sampled
+#      by nvidia-smi, vs the PyTorch DataLoader pipelines: as written (fp32, which PyTorch runs with
+#      TF32 convolutions by default, hence sluice's tf32; and fp16) and tuned (fp16);
+#  (c) end-to-end from JPEG bytes: `sluice run --decode cpu|gpu|auto` (fp16) vs the PyTorch
+#      DataLoader with 15 PIL workers, torchvision's transforms as specified and tuned (fp16);
 #  (d) model-only fp16, batch 256: sluice vs torch.compile(mode="max-autotune"), whose compilation
 #      takes minutes (not in the default SECTIONS; run it alone: SECTIONS=d).
+# Every command's wall time is taken from outside too (whole_job_seconds: process start to exit,
+# PyTorch's import and CUDA start included), beside the times each side reports itself.
 # Results: JSON lines and a Markdown table in RESULTS_DIR (default bench/results/gpu).
 # Usage: bench/gpu/run.sh   (env: RESULTS_DIR, DATA=/tmp/sluice-bench, ITERATIONS=50, IMAGES=16232,
 #        SECTIONS="a b c" to run only some of them)
@@ -22,118 +26,156 @@ ITERATIONS=${ITERATIONS:-50}
 IMAGES=${IMAGES:-16232}
 PHOTOS=${SLUICE_PHOTOS:+--photos $SLUICE_PHOTOS}
 SECTIONS=${SECTIONS:-a b c}
+PEERS=bench/gpu/peers
 section() { [[ " $SECTIONS " == *" $1 "* ]]; }
 mkdir -p "$DATA" "$RESULTS_DIR"
 LINES="$RESULTS_DIR/gpu.jsonl"
 : >"$LINES"
 
-"$SLUICE" info | tee "$RESULTS_DIR/info.txt"
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv | tee -a "$RESULTS_DIR/info.txt"
-[ -f "$DATA/resnet50.onnx" ] || python tools/make_test_model.py --arch resnet50 --out "$DATA/resnet50.onnx" --seed 0
-if section b; then
-  [ -d "$DATA/seed" ] || "$SLUICE" datagen --out "$DATA/seed" --images "$IMAGES" --seed 0 $PHOTOS
-fi
-
 record() { echo "$1" | tee -a "$LINES"; }
 
-section a && echo "== (a) model-only"
-section a && for batch in 256 1000; do
-  for precision in fp16 tf32 fp32; do
-    iterations=$((ITERATIONS * 256 / batch + 1))
-    record "$("$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
-      --batch-size "$batch" --iterations "$iterations" --warmup 5 --json)"
-    record "$(python bench/gpu/peers/torch_model.py --precision "$precision" --batch-size "$batch" \
-      --iterations "$iterations")"
-  done
-done
-# cuDNN's algorithms timed at start-up instead of the heuristics' first that runs: last, since timing
-# every candidate of every convolution makes the longest start-ups.
-section a && for batch in 256 1000; do
-  for precision in fp16 tf32; do
-    iterations=$((ITERATIONS * 256 / batch + 1))
-    record "$("$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
-      --batch-size "$batch" --iterations "$iterations" --warmup 5 --cudnn-algorithms timed --json)"
-  done
-done
+# The PyTorch peers run with the loader path they had before gpu_env.sh put sluice's libraries (and a
+# cuDNN it found) first: torch must load the cuDNN and cuBLAS it ships with.
+peer() { env LD_LIBRARY_PATH="${SLUICE_PEER_LD_LIBRARY_PATH-${LD_LIBRARY_PATH:-}}" python "$@"; }
 
-section b && echo "== (b) end-to-end, $IMAGES images"
-# precision:inference workers. Two workers on one GPU split the copies into pinned memory between
-# two threads and interleave two streams of batches.
-section b && for variant in fp16:1 fp32:1 fp16:2; do
-  precision=${variant%:*} workers=${variant#*:}
-  name=$precision-$workers
+# walled COMMAND...: runs it and prints its JSON lines with whole_job_seconds (its wall time, from
+# outside) added; a command that prints none prints nothing.
+walled() {
+  local start end output
+  start=$(date +%s.%N)
+  output=$("$@") || echo "run.sh: failed: $*" >&2
+  end=$(date +%s.%N)
+  WALL=$(python -c "print($end - $start)") python -c '
+import json, os, sys
+for line in sys.stdin:
+    if line.strip().startswith("{"):
+        record = json.loads(line)
+        record["whole_job_seconds"] = float(os.environ["WALL"])
+        print(json.dumps(record))
+' <<<"$output"
+}
+
+# dataset DIR DATAGEN_ARGS...: generates DIR once; a marker written after datagen succeeds tells a
+# complete dataset from one a stopped run left half-written. A lock makes a second caller wait for
+# the first (device_check.sh generates in the background while other steps run).
+dataset() {
+  local dir=$1
+  shift
+  (
+    flock 9
+    [ -f "$dir.complete" ] && exit 0
+    rm -rf "$dir" "$dir.tmp"
+    echo "run.sh: generating $dir ($*)"
+    "$SLUICE" datagen --out "$dir.tmp" --images "$IMAGES" --seed 0 --no-progress $PHOTOS "$@"
+    mv "$dir.tmp" "$dir" && touch "$dir.complete"
+  ) 9>"$dir.lock"
+}
+
+[ -f "$DATA/resnet50.onnx" ] || python tools/make_test_model.py --arch resnet50 --out "$DATA/resnet50.onnx" --seed 0
+if section data; then
+  dataset "$DATA/seed"
+  dataset "$DATA/jpeg" --format jpeg
+  exit 0
+fi
+"$SLUICE" info | tee "$RESULTS_DIR/info.txt"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv | tee -a "$RESULTS_DIR/info.txt"
+
+# sluice_run NAME SUMMARY_KIND RUN_ARGS...: `sluice run` with GPU utilization sampled every 100 ms,
+# then one JSON line from its report.
+sluice_run() {
+  local name=$1 kind=$2
+  shift 2
   rm -rf "$DATA/out-$name"
   nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$DATA/util-$name.txt" &
-  sampler=$!
-  "$SLUICE" run --input "$DATA/seed" --model "$DATA/resnet50.onnx" --output "$DATA/out-$name" \
-    --device cuda --precision "$precision" --inference-workers "$workers" --normalize seed \
-    --report "$DATA/run-$name.json" --no-progress || echo "run.sh: sluice run $name failed" >&2
-  kill "$sampler"
-  record "$(python - "$DATA/run-$name.json" "$DATA/util-$name.txt" <<'PY'
+  local sampler=$!
+  local start end
+  start=$(date +%s.%N)
+  "$SLUICE" run --model "$DATA/resnet50.onnx" --output "$DATA/out-$name" --device cuda \
+    --report "$DATA/run-$name.json" --no-progress "$@" || echo "run.sh: sluice run $name failed" >&2
+  end=$(date +%s.%N)
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  [ -f "$DATA/run-$name.json" ] || return 0
+  record "$(python - "$DATA/run-$name.json" "$DATA/util-$name.txt" "$kind" "$(python -c "print($end - $start)")" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 samples = [float(v) for v in open(sys.argv[2]).read().split() if v.strip().isdigit()]
 busy = [s for s in samples if s > 0]
-print(json.dumps({"sluice": "run", "precision": report["configuration"]["precision"],
-                  "inference_workers": report["configuration"]["inference_workers"], "images": report["images"],
-                  "seconds": report["seconds"], "startup_seconds": report["startup_seconds"],
-                  "first_batch_seconds": report["first_batch_seconds"],
-                  "startup_preprocessed_images": report.get("startup_preprocessed_images"),
-                  "backend_startup": report.get("backend_startup"),
-                  "images_per_second": report["images_per_second"],
-                  "steady_images_per_second": report["images"] / (report["seconds"] - report["first_batch_seconds"]),
-                  "gpu_utilization_mean": sum(samples) / max(len(samples), 1),
-                  "gpu_utilization_while_busy": sum(busy) / max(len(busy), 1),
-                  "stages": report["stages"], "bottleneck": report.get("bottleneck")}))
+configuration = report["configuration"]
+first = report.get("first_batch_seconds")
+batch = configuration.get("batch_size", 256)
+steady = None
+if first is not None and first >= 0 and report["seconds"] > first and report["images"] > batch:
+    steady = (report["images"] - batch) / (report["seconds"] - first)  # the images after the first batch
+line = {"sluice": sys.argv[3], "precision": configuration["precision"],
+        "inference_workers": configuration.get("inference_workers"), "images": report["images"],
+        "errors": report.get("errors"), "seconds": report["seconds"], "whole_job_seconds": float(sys.argv[4]),
+        "startup_seconds": report.get("startup_seconds"), "first_batch_seconds": first,
+        "startup_preprocessed_images": report.get("startup_preprocessed_images"),
+        "backend_startup": report.get("backend_startup"), "images_per_second": report["images_per_second"],
+        "steady_images_per_second": steady, "gpu_utilization_mean": sum(samples) / max(len(samples), 1),
+        "gpu_utilization_while_busy": sum(busy) / max(len(busy), 1), "stages": report["stages"],
+        "bottleneck": report.get("bottleneck"), "device": report.get("device")}
+if sys.argv[3] == "run-jpeg":
+    line.update(decode=configuration.get("decode"), decoded=report.get("decoded"), gpu_decoder=report.get("gpu_decoder"))
+print(json.dumps(line))
 PY
 )"
-done
-section b && for variant in as-written tuned; do
-  for precision in fp32 fp16; do
-    [ "$variant" = tuned ] && [ "$precision" = fp32 ] && continue
-    record "$(python bench/gpu/peers/torch_pipeline.py --input "$DATA/seed" --variant "$variant" \
-      --precision "$precision" --workers 15)"
+}
+
+if section a; then
+  echo "== (a) model-only"
+  configs=()
+  for batch in 256 1000; do
+    for precision in fp16 tf32 fp32; do
+      configs+=(--config "$precision:$batch")
+      iterations=$((ITERATIONS * 256 / batch + 1))
+      record "$(walled "$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
+        --batch-size "$batch" --iterations "$iterations" --warmup 5 --json)"
+    done
   done
-done
+  while read -r line; do record "$line"; done < <(walled peer "$PEERS/torch_model.py" "${configs[@]}" \
+    --iterations "$ITERATIONS")
+  # cuDNN's algorithms timed at start-up instead of the heuristics' first that runs: last, since timing
+  # every candidate of every convolution makes the longest start-ups.
+  for batch in 256 1000; do
+    for precision in fp16 tf32; do
+      iterations=$((ITERATIONS * 256 / batch + 1))
+      record "$(walled "$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
+        --batch-size "$batch" --iterations "$iterations" --warmup 5 --cudnn-algorithms timed --json)"
+    done
+  done
+fi
+
+if section b; then
+  echo "== (b) end-to-end, $IMAGES seed-format images"
+  dataset "$DATA/seed"
+  for precision in fp16 tf32; do
+    sluice_run "$precision" run --input "$DATA/seed" --precision "$precision" --normalize seed
+  done
+  for variant in as-written:fp32 as-written:fp16 tuned:fp16; do
+    record "$(walled peer "$PEERS/torch_pipeline.py" --input "$DATA/seed" --variant "${variant%:*}" \
+      --precision "${variant#*:}" --workers 15)"
+  done
+fi
 
 if section c; then
   echo "== (c) end-to-end from JPEG bytes, $IMAGES images: --decode cpu, gpu, auto vs PyTorch DataLoader (PIL)"
-  [ -d "$DATA/jpeg" ] || "$SLUICE" datagen --format jpeg --out "$DATA/jpeg" --images "$IMAGES" --seed 0 $PHOTOS
+  dataset "$DATA/jpeg" --format jpeg
   for decode in cpu gpu auto; do
-    rm -rf "$DATA/out-jpeg-$decode"
-    nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$DATA/util-jpeg-$decode.txt" &
-    sampler=$!
-    "$SLUICE" run --input "$DATA/jpeg" --model "$DATA/resnet50.onnx" --output "$DATA/out-jpeg-$decode" \
-      --device cuda --precision fp16 --decode "$decode" --report "$DATA/run-jpeg-$decode.json" --no-progress ||
-      echo "run.sh: sluice run --decode $decode failed" >&2
-    kill "$sampler"
-    record "$(python - "$DATA/run-jpeg-$decode.json" "$DATA/util-jpeg-$decode.txt" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-samples = [float(v) for v in open(sys.argv[2]).read().split() if v.strip().isdigit()]
-print(json.dumps({"sluice": "run-jpeg", "decode": report["configuration"]["decode"],
-                  "precision": report["configuration"]["precision"], "images": report["images"],
-                  "errors": report["errors"], "seconds": report["seconds"],
-                  "first_batch_seconds": report["first_batch_seconds"],
-                  "startup_seconds": report["startup_seconds"],
-                  "startup_preprocessed_images": report.get("startup_preprocessed_images"),
-                  "backend_startup": report.get("backend_startup"),
-                  "images_per_second": report["images_per_second"], "decoded": report["decoded"],
-                  "gpu_decoder": report["gpu_decoder"],
-                  "gpu_utilization_mean": sum(samples) / max(len(samples), 1),
-                  "stages": report["stages"], "bottleneck": report.get("bottleneck")}))
-PY
-)"
+    sluice_run "jpeg-$decode" run-jpeg --input "$DATA/jpeg" --precision fp16 --decode "$decode"
   done
-  record "$(python bench/gpu/peers/torch_jpeg_pipeline.py --input "$DATA/jpeg" --precision fp16 --workers 15)"
+  for variant in as-specified tuned; do
+    record "$(walled peer "$PEERS/torch_jpeg_pipeline.py" --input "$DATA/jpeg" --variant "$variant" \
+      --precision fp16 --workers 15)"
+  done
 fi
 
 if section d; then
   echo "== (d) model-only fp16, batch 256: sluice vs torch.compile max-autotune"
-  record "$("$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision fp16 \
+  record "$(walled "$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision fp16 \
     --batch-size 256 --iterations "$ITERATIONS" --warmup 5 --json)"
-  record "$(python bench/gpu/peers/torch_model.py --precision fp16 --batch-size 256 --iterations "$ITERATIONS" \
-    --compile)"
+  record "$(walled peer "$PEERS/torch_model.py" --config fp16:256 --iterations "$ITERATIONS" --compile)"
 fi
 
 python bench/gpu/report.py "$LINES" >"$RESULTS_DIR/gpu.md"

@@ -1,0 +1,14 @@
+"""Where the PyTorch peers run: the GPU ("cuda", what bench/gpu/run.sh measures), or the CPU for a
+dry run of the harness on tiny data where there is no GPU (tests/tools/test_gpu_peers.py)."""
+import torch
+
+
+def add_device_argument(parser):
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
+                        help="cpu: a dry run of the peer where there is no GPU (its figures mean nothing)")
+
+
+def synchronize(device):
+    """Waits for the work queued on `device` (nothing to wait for on the CPU)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
