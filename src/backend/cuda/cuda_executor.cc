@@ -93,6 +93,7 @@ struct Op {
   std::vector<ConvAlgorithm> fusedCandidates;
   std::vector<ConvAlgorithm> plainCandidates;
   ConvAlgorithm chosen;
+  std::vector<int64_t> signature;  // what the algorithms depend on: shapes, window, fusion
   bool fused = true;   // one cudnnConvolutionBiasActivationForward; else convolution + sluice epilogue
   int sumInput = -1;   // value added before the ReLU
   bool relu = false;
@@ -132,6 +133,17 @@ struct CudaExecutor::State {
   DeviceBuffer workspace;
   size_t workspaceBytes = 0;
   std::string fusionRefusal;  // why cuDNN turned down the first fused call it refused, for summary()
+  // Convolutions of one signature (ResNet50 has 53 in about two dozen) share what was found for the
+  // first: the heuristics' candidates, and the call and algorithm validation chose, so that start-up
+  // asks cuDNN (and, with timeAlgorithms, times the candidates) once per signature.
+  struct SharedChoice {
+    std::vector<ConvAlgorithm> fusedCandidates;
+    std::vector<ConvAlgorithm> plainCandidates;
+    bool validated = false;
+    bool fused = false;
+    ConvAlgorithm chosen;
+  };
+  std::map<std::vector<int64_t>, SharedChoice> convolutionsBySignature;
   std::array<int64_t, 3> inputShape{};
   int inputChannels = 3;
   int inputValue = -1;
@@ -430,6 +442,8 @@ Status CudaExecutor::State::convolutionDescriptors(Op& op, int64_t n, int64_t c,
       static_cast<int>(strides[1]), static_cast<int>(dilations[0]), static_cast<int>(dilations[1]),
       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionGroupCount(op.conv.get(), static_cast<int>(group)));
+  op.signature = {n, c, h, w, k, r, s, outH, outW, pads[0], pads[1], strides[0], strides[1], dilations[0],
+                  dilations[1], group, op.relu ? 1 : 0, op.sumInput >= 0 ? 1 : 0};
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnCreateActivationDescriptor(op.activation.out()));
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetActivationDescriptor(
       op.activation.get(), op.relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY, CUDNN_NOT_PROPAGATE_NAN, 0.0));
@@ -442,6 +456,12 @@ Status CudaExecutor::State::convolutionDescriptors(Op& op, int64_t n, int64_t c,
 }
 
 Status CudaExecutor::State::chooseAlgorithms(Op& op) {
+  if (auto found = convolutionsBySignature.find(op.signature); found != convolutionsBySignature.end()) {
+    op.fusedCandidates = found->second.fusedCandidates;
+    op.plainCandidates = found->second.plainCandidates;
+    op.fused = !op.fusedCandidates.empty();
+    return Status::OK();  // the workspace already covers them
+  }
   // fp32 means true FP32: only FMA kernels. Everything else may use tensor cores.
   const bool fmaOnly = options.precision == Precision::kFp32;
   SLUICE_CUDNN_RETURN_IF_ERROR(
@@ -498,6 +518,9 @@ Status CudaExecutor::State::chooseAlgorithms(Op& op) {
   op.fused = !op.fusedCandidates.empty();
   for (const auto& candidate : op.fusedCandidates) workspaceBytes = std::max(workspaceBytes, candidate.workspaceBytes);
   for (const auto& candidate : op.plainCandidates) workspaceBytes = std::max(workspaceBytes, candidate.workspaceBytes);
+  SharedChoice& shared = convolutionsBySignature[op.signature];
+  shared.fusedCandidates = op.fusedCandidates;
+  shared.plainCandidates = op.plainCandidates;
   return Status::OK();
 }
 
@@ -749,6 +772,13 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
       if (!status.ok()) return status.withContext("node '" + op.node->name + "'");
       continue;
     }
+    SharedChoice& shared = convolutionsBySignature[op.signature];
+    if (shared.validated) {
+      // What the first of this signature chose, run once here too; the whole search if it fails.
+      op.fused = shared.fused;
+      op.chosen = shared.chosen;
+      if (tryOp(op).ok()) continue;
+    }
     Status firstFailure;
     bool ran = false;
     for (bool fusedCall : {true, false}) {
@@ -789,6 +819,11 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
       }
     }
     if (!ran) return firstFailure.withContext("node '" + op.node->name + "' (no cuDNN algorithm ran)");
+    if (!shared.validated) {
+      shared.validated = true;
+      shared.fused = op.fused;
+      shared.chosen = op.chosen;
+    }
   }
   // Only the chosen algorithms run from now on: the workspace shrinks to what they need.
   size_t needed = 0;
@@ -836,8 +871,9 @@ std::string CudaExecutor::summary() const {
     ++convolutions;
     fused += op.fused;
   }
-  std::string text =
-      std::to_string(fused) + " of " + std::to_string(convolutions) + " convolutions fused with bias/add/ReLU";
+  std::string text = std::to_string(fused) + " of " + std::to_string(convolutions) +
+                     " convolutions (" + std::to_string(state_->convolutionsBySignature.size()) +
+                     " signatures) fused with bias/add/ReLU";
   if (!state_->fusionRefusal.empty()) text += " (first refused: " + state_->fusionRefusal + ")";
   return text;
 }

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "backend/cpu/cpu_executor.h"
 #include "backend/cuda/cuda_devices.h"
@@ -217,6 +219,30 @@ TEST_F(CudaExecutorTest, BatchOfOneAndOfAThousandGiveThePerImageResults) {
   ASSERT_EQ(thousand.size(), 10000u);
   // Different batch sizes may get different cuDNN algorithms: equal to fp32 rounding, not bit for bit.
   expectWithin(one, std::vector<float>(thousand.begin(), thousand.begin() + 10), 1e-4f);
+}
+
+// ResNet50 runs its 53 convolutions in far fewer signatures (shape, window, fusion): start-up asks
+// cuDNN once per signature and the convolutions of one share the algorithm chosen for the first,
+// which must give them the CPU executor's results all the same.
+TEST_F(CudaExecutorTest, ConvolutionsOfOneSignatureShareTheirAlgorithmAndMatchTheCpuExecutor) {
+  std::mt19937 random(8);
+  model::Graph graph = backend::testing::resNet50(random);
+  const int64_t batch = 2;
+  auto input = randomValues(batch * 3 * 224 * 224, random);
+  for (bool timed : {false, true}) {
+    auto made = CudaExecutor::Make(graph, {.device = 0, .precision = Precision::kFp32, .batchSize = batch,
+                                           .timeAlgorithms = timed});
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    const std::string summary = (*made)->summary();
+    int fused = 0, convolutions = 0, signatures = 0;
+    ASSERT_EQ(std::sscanf(summary.c_str(), "%d of %d convolutions (%d signatures)", &fused, &convolutions,
+                          &signatures),
+              3)
+        << summary;
+    EXPECT_EQ(convolutions, 53) << summary;
+    EXPECT_LT(signatures, convolutions / 2) << summary;
+    expectWithin(runOnGpu(graph, input, batch, Precision::kFp32, timed), runOnCpu(graph, input, batch), 1e-4f);
+  }
 }
 
 }  // namespace
