@@ -4,6 +4,7 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -153,6 +154,9 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   }
   StepSeconds steps;
   StepClock clock(steps);
+  // The model is read and parsed on another thread while CUDA makes the context: neither needs the
+  // other, and each can take a few hundred milliseconds of a start-up the whole job waits for.
+  auto loading = std::async(std::launch::async, [path = options.modelPath] { return model::loadModel(path); });
   // Since CUDA 12 this creates the device's primary context when the process has none yet.
   SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.deviceIndex));
   clock.step("CUDA context");
@@ -161,9 +165,9 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   clock.step("wait for the GPU's start-up lock");
   auto state = std::make_unique<State>();
   state->options = options;
-  SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(options.modelPath));
+  SLUICE_ASSIGN_OR_RETURN(auto graph, loading.get());
   SLUICE_RETURN_IF_ERROR(checkModelInput(graph, options));
-  clock.step("load model");
+  clock.step("load model");  // what was left of it once the context was made
   SLUICE_ASSIGN_OR_RETURN(state->executor, CudaExecutor::Make(graph, {.device = options.deviceIndex,
                                                                      .precision = options.precision,
                                                                      .batchSize = options.batchSize,
