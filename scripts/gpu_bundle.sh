@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-gpu}
+# The digest of the sources before the build: an edit made while it builds makes the bundle stale.
+sources=$(bash scripts/source_digest.sh)
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target sluice sluice_cuda_tests
 rm -rf .gpu && mkdir -p .gpu/stage/bin .gpu/stage/lib .gpu/stage/wheels .gpu/stage/fallback
@@ -27,6 +29,6 @@ done
 cp -r "$(python3 -c 'import os, skimage; print(os.path.join(os.path.dirname(skimage.__file__), "data"))')" \
   .gpu/stage/photos
 python3 -m pip download -q --only-binary=:all: --python-version 3.12 -d .gpu/stage/wheels pytest
-bash scripts/source_digest.sh >.gpu/stage/SOURCES
+echo "$sources" >.gpu/stage/SOURCES
 XZ_OPT=-T0 tar -C .gpu/stage -cJf .gpu/bundle.tar.xz . && rm -rf .gpu/stage
 echo "gpu_bundle: .gpu/bundle.tar.xz ($(du -h .gpu/bundle.tar.xz | cut -f1))"

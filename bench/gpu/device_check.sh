@@ -86,21 +86,23 @@ export -f pytest_gpu
   python tools/make_test_model.py --arch resnet50 --out "$DATA/resnet50.onnx" --seed 0 >>"$LOG" 2>&1
 datagen_pid=
 if [[ " $STEPS " == *" b "* || " $STEPS " == *" c "* ]]; then
-  nice -n 5 env SECTIONS=data RESULTS_DIR="$WORK/results-data" bash bench/gpu/run.sh >"$WORK/datagen.log" 2>&1 &
+  # In its own session, so that stopping it at the end stops datagen too, lock and all.
+  setsid nice -n 5 env SECTIONS=data RESULTS_DIR="$WORK/results-data" bash bench/gpu/run.sh \
+    >"$WORK/datagen.log" 2>&1 &
   datagen_pid=$!
 fi
 
 step smoke 90 env CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG="$WORK/cudnn-smoke.log" \
   "$SLUICE_BIN" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision fp16 \
   --batch-size 256 --iterations 20 --warmup 3 --json
-step gtest 120 env CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG="$WORK/cudnn-gtest.log" \
+step gtest 150 env CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG="$WORK/cudnn-gtest.log" \
   "$SLUICE_GPU/bin/sluice_cuda_tests" --gtest_output="xml:$WORK/gtest.xml"
 step a 150 env SECTIONS=a RESULTS_DIR="$WORK/results-a" bash bench/gpu/run.sh
 step b 150 env SECTIONS=b RESULTS_DIR="$WORK/results-b" bash bench/gpu/run.sh
 step c 120 env SECTIONS=c RESULTS_DIR="$WORK/results-c" bash bench/gpu/run.sh
 step pytest 200 bash -c pytest_gpu
 ((deadline - SECONDS > 240)) && step d 200 env SECTIONS=d RESULTS_DIR="$WORK/results-d" bash bench/gpu/run.sh
-[ -n "$datagen_pid" ] && kill "$datagen_pid" 2>/dev/null
+[ -n "$datagen_pid" ] && { kill -- -"$datagen_pid" 2>/dev/null || kill "$datagen_pid" 2>/dev/null; }
 
 collect
 cp "$DATA"/run-*.json "$DATA"/util-*.txt "$WORK"/ 2>/dev/null

@@ -38,21 +38,25 @@ record() { echo "$1" | tee -a "$LINES"; }
 # cuDNN it found) first: torch must load the cuDNN and cuBLAS it ships with.
 peer() { env LD_LIBRARY_PATH="${SLUICE_PEER_LD_LIBRARY_PATH-${LD_LIBRARY_PATH:-}}" python "$@"; }
 
-# walled COMMAND...: runs it and prints its JSON lines with whole_job_seconds (its wall time, from
-# outside) added; a command that prints none prints nothing.
+# walled COMMAND...: runs it and passes its JSON lines on as they come, each with whole_job_seconds
+# added: the wall time from the command's start to the line, taken from outside (for a command that
+# prints its result as it ends, its whole run; for one that prints several, cumulative). Lines that
+# are not JSON are dropped; a failed command says so on stderr.
 walled() {
-  local start end output
+  local start
   start=$(date +%s.%N)
-  output=$("$@") || echo "run.sh: failed: $*" >&2
-  end=$(date +%s.%N)
-  WALL=$(python -c "print($end - $start)") python -c '
-import json, os, sys
+  "$@" | START=$start python -u -c '
+import json, os, sys, time
+start = float(os.environ["START"])
 for line in sys.stdin:
     if line.strip().startswith("{"):
-        record = json.loads(line)
-        record["whole_job_seconds"] = float(os.environ["WALL"])
-        print(json.dumps(record))
-' <<<"$output"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        record["whole_job_seconds"] = time.time() - start
+        print(json.dumps(record), flush=True)
+' || echo "run.sh: failed: $*" >&2
 }
 
 # dataset DIR DATAGEN_ARGS...: generates DIR once; a marker written after datagen succeeds tells a
@@ -61,13 +65,14 @@ for line in sys.stdin:
 dataset() {
   local dir=$1
   shift
+  local made="images $IMAGES, seed 0, $PHOTOS $*"
   (
     flock 9
-    [ -f "$dir.complete" ] && exit 0
-    rm -rf "$dir" "$dir.tmp"
-    echo "run.sh: generating $dir ($*)"
+    [ -d "$dir" ] && [ "$(cat "$dir.complete" 2>/dev/null)" = "$made" ] && exit 0
+    rm -rf "$dir" "$dir.tmp" "$dir.complete"
+    echo "run.sh: generating $dir ($made)"
     "$SLUICE" datagen --out "$dir.tmp" --images "$IMAGES" --seed 0 --no-progress $PHOTOS "$@"
-    mv "$dir.tmp" "$dir" && touch "$dir.complete"
+    mv "$dir.tmp" "$dir" && echo "$made" >"$dir.complete"
   ) 9>"$dir.lock"
 }
 
@@ -85,7 +90,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv | tee -a "
 sluice_run() {
   local name=$1 kind=$2
   shift 2
-  rm -rf "$DATA/out-$name"
+  rm -rf "$DATA/out-$name" "$DATA/run-$name.json"  # no earlier run's report for this one's
   nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$DATA/util-$name.txt" &
   local sampler=$!
   local start end

@@ -1,5 +1,7 @@
 """Where the PyTorch peers run: the GPU ("cuda", what bench/gpu/run.sh measures), or the CPU for a
-dry run of the harness on tiny data where there is no GPU (tests/tools/test_gpu_peers.py)."""
+dry run of the harness on tiny data where there is no GPU (bench/gpu/device_check.sh run against a
+CPU stand-in of the bundle, as done before the first GPU session; not part of `make test`, which has
+no torch)."""
 import torch
 
 

@@ -56,7 +56,8 @@ class CudaExecutor {
   bool outputsProbabilities() const;
   /// Device memory held: weights, activation arena, workspace.
   int64_t deviceBytes() const;
-  /// "fused conv+bias+ReLU: 53 of 53 convolutions" and similar, for the report.
+  /// "54 of 54 convolutions (25 signatures) fused with bias/add/ReLU" (a Gemm counts as a 1x1
+  /// convolution) and similar, for the report.
   std::string summary() const;
 
  private:
