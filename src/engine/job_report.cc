@@ -65,6 +65,7 @@ nlohmann::json JobReport::toJson() const {
   json["device"] = device;
   json["decoded"] = {{"cpu", cpuDecodedImages}, {"gpu", gpuDecodedImages}};
   json["gpu_decoder"] = gpuDecoder;
+  json["gpu_decode_refusals"] = gpuDecodeRefusals;
   json["configuration"] = configuration;
   return json;
 }
@@ -103,7 +104,9 @@ std::string JobReport::summary() const {
   text += "busy:   " + busy + " -> bottleneck: " + bottleneck() + "\n";
   if (!gpuDecoder.empty()) {
     text += "decode: " + std::to_string(cpuDecodedImages) + " images on the CPU, " + std::to_string(gpuDecodedImages) +
-            " on the GPU (" + gpuDecoder + ")\n";
+            " on the GPU (" + gpuDecoder + ")" +
+            (gpuDecodeRefusals > 0 ? "; the engine refused " + std::to_string(gpuDecodeRefusals) + " batch(es)" : "") +
+            "\n";
   }
   text += "memory: peak RSS " + formatByteSize(peakRssBytes) + " (budget " + formatByteSize(memoryBudgetBytes) + ")\n";
   if (!skippedFiles.empty()) {

@@ -52,6 +52,7 @@ struct JobReport {
   int64_t cpuDecodedImages = 0;  // rows the CPU decoders handled (raw, PNG, JPEGs nvJPEG declined; errors included)
   int64_t gpuDecodedImages = 0;  // JPEG rows nvJPEG decoded
   std::string gpuDecoder;        // "nvJPEG (hardware) on cuda:0"; empty when no GPU decoder ran
+  int64_t gpuDecodeRefusals = 0; // hardware-engine batches (halves included) refused; their images went to the CPU
   nlohmann::json configuration;
 
   double imagesPerSecond() const { return seconds > 0 ? images / seconds : 0; }

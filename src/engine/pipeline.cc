@@ -828,6 +828,9 @@ Status Pipeline::run(const BackendFactory& makeBackend, const StartupMemoryBound
   report_.peakRssBytes = peakResidentBytes();
   report_.cpuDecodedImages = cpuDecodedRows_.load();
   report_.gpuDecodedImages = gpuDecodedRows_.load();
+#if SLUICE_WITH_NVJPEG
+  for (const auto& decoder : gpuDecoders_) report_.gpuDecodeRefusals += decoder->engineRefusals();
+#endif
 
   if (failure_.failed()) return failure_.status();
   if (report_.images != plan_.totalRows && report_.skippedFiles.size() == plan_.skippedFiles.size()) {

@@ -68,6 +68,7 @@ def test_decode_auto_without_a_gpu_is_the_cpu_path_byte_for_byte(tmp_path, mixed
     for report in (cpu_report, auto_report):
         assert report["decoded"] == {"cpu": len(mixed_rows), "gpu": 0}
         assert report["gpu_decoder"] == ""
+        assert report["gpu_decode_refusals"] == 0
         assert "gpu_decode" not in report["stages"]
     assert auto_report["configuration"]["decode"] == "auto"
 
