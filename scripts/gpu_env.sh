@@ -26,7 +26,8 @@ built=$(cat "$SLUICE_GPU/SOURCES" 2>/dev/null)
 if [ "$sources" = "$built" ]; then
   echo "gpu_env: the bundle was built from these sources ($sources)"
 else
-  echo "gpu_env: WARNING: the bundle was built from other sources (${built:-unknown}) than these ($sources): rerun scripts/gpu_bundle.sh" >&2
+  echo "gpu_env: WARNING: the bundle was built from other sources (${built:-unknown}) than these" \
+    "($sources): rerun scripts/gpu_bundle.sh" >&2
 fi
 for name in libarrow.so.2500 libcudnn.so.9 libnvjpeg.so.13; do
   echo "gpu_env: $name from $(ldd "$SLUICE_BIN" | awk -v name="$name" '$1 == name { print $3 }')"

@@ -122,8 +122,8 @@ line = {"sluice": sys.argv[3], "precision": configuration["precision"],
         "gpu_utilization_while_busy": sum(busy) / max(len(busy), 1), "stages": report["stages"],
         "bottleneck": report.get("bottleneck"), "device": report.get("device")}
 if sys.argv[3] == "run-jpeg":
-    line.update(decode=configuration.get("decode"), decoded=report.get("decoded"), gpu_decoder=report.get("gpu_decoder"),
-                gpu_decode_refusals=report.get("gpu_decode_refusals"))
+    line.update(decode=configuration.get("decode"), decoded=report.get("decoded"),
+                gpu_decoder=report.get("gpu_decoder"), gpu_decode_refusals=report.get("gpu_decode_refusals"))
 print(json.dumps(line))
 PY
 )"

@@ -57,7 +57,8 @@ def main():
             parser.error(f"unknown precision in --config {config}")
         batch_size = int(batch)
         iterations = args.iterations * 256 // batch_size + 1
-        print(json.dumps(measure(args.device, precision, batch_size, iterations, args.warmup, args.compile)), flush=True)
+        result = measure(args.device, precision, batch_size, iterations, args.warmup, args.compile)
+        print(json.dumps(result), flush=True)
         if args.device == "cuda":
             torch.cuda.empty_cache()
 
