@@ -7,6 +7,8 @@
 #include <climits>
 #include <cmath>
 
+#include "backend/cuda/channel_cursor.h"
+
 namespace sluice::backend::cuda {
 
 namespace {
@@ -70,9 +72,12 @@ __global__ void normalizeKernel(const uint8_t* crops, int64_t pixels, int channe
 template <typename T>
 __global__ void biasAddReluKernel(const T* x, const float* bias, const T* z, T* y, int64_t count, int64_t channels,
                                   bool relu) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+  const int64_t first = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  ChannelCursor cursor(first, stride, channels);
+  for (int64_t i = first; i < count; i += stride, cursor.advance()) {
     float value = toFloat(x[i]);
-    if (bias) value += bias[i % channels];
+    if (bias) value += bias[cursor.channel()];
     if (z) value += toFloat(z[i]);
     if (relu) value = fmaxf(value, 0.0f);
     y[i] = fromFloat<T>(value);

@@ -8,11 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__CUDACC__)
-#define SLUICE_HOST_DEVICE __host__ __device__
-#else
-#define SLUICE_HOST_DEVICE
-#endif
+#include "backend/cuda/host_device.h"
 
 namespace sluice::backend::cuda {
 
