@@ -17,7 +17,9 @@ cmake --build "$BUILD" -j"$(nproc)" --target sluice sluice_cuda_tests
 rm -rf .gpu && mkdir -p .gpu/stage/bin .gpu/stage/lib .gpu/stage/wheels .gpu/stage/fallback
 cp "$BUILD/sluice" "$BUILD/tests/sluice_cuda_tests" .gpu/stage/bin/
 for lib in libdnnl.so.2 libOpenCL.so.1 libjpeg.so.62 libspng.so.0 libgomp.so.1; do
-  path=$(ldconfig -p | awk -v name="$lib" '$1 == name { print $NF; exit }')
+  # awk reads to the end: stopping at the first match would kill ldconfig with SIGPIPE, which
+  # pipefail turns into a silent exit of this script.
+  path=$(ldconfig -p | awk -v name="$lib" '$1 == name && !found { print $NF; found = 1 }')
   [ -n "$path" ] || { echo "gpu_bundle: $lib not found (run scripts/bootstrap.sh)" >&2; exit 1; }
   cp -L "$path" .gpu/stage/lib/
 done
