@@ -4,6 +4,8 @@ sluice figure's ratio to the PyTorch peer measured in the same run, and the issu
   end-to-end steady state >= 0.9x sluice's own model-only rate, whole job >= 5x the tuned PyTorch
   pipeline at the same precision (issue 3);
   from JPEG bytes >= 4x the PyTorch DataLoader with PIL, and >= 10,000 images/s (issue 4).
+Where sluice's model-only runs carry a profile (model-bench --profile), where their time goes, by kind
+of op, follows the model-only table: what limits a figure below its goal.
 A line missing a figure (a run that failed part-way) prints "-" there instead of stopping the report."""
 import json
 import sys
@@ -54,6 +56,34 @@ def model_only(lines):
             theirs = line.get("images_per_second")
             print(f"| {batch} | {precision} | {number(theirs)} | {number(ours)} | {ratio(ours, theirs)} |")
     return model
+
+
+def rate_of(amount, milliseconds, unit):
+    return number(amount / (milliseconds * 1e-3) / unit, 1) if amount and milliseconds else "-"
+
+
+def model_profiles(lines):
+    profiled = [line for line in lines if "peer" not in line and ("profile" in line or "profile_error" in line)]
+    for line in profiled:
+        title = (f"\n### Where sluice's model time goes: {line['precision']}, batch {line['batch_size']}, "
+                 f"cuDNN algorithms {line.get('cudnn_algorithms', '-')}\n")
+        print(title)
+        if "profile_error" in line:
+            print(f"No profile: {line['profile_error']}")
+            continue
+        profile = line["profile"]
+        ops_ms, forward_ms = profile.get("ops_ms"), profile.get("forward_ms")
+        print(f"Each op timed alone over {profile.get('runs')} eager passes: {number(ops_ms, 3)} ms per pass in "
+              f"the ops, {number(forward_ms, 3)} ms per pass as benchmarked (CUDA graph); "
+              f"{rate_of(profile.get('flops'), forward_ms, 1e12)} TFLOP/s at the benchmarked pass. "
+              f"Every op: {profile.get('file', '-')}.\n")
+        print("| kind | ops | ms | share | TFLOP/s | GB/s |")
+        print("|---|---|---|---|---|---|")
+        for kind in profile.get("by_kind", [])[:8]:
+            share = kind.get("share")
+            print(f"| {kind['kind']} | {kind.get('ops')} | {number(kind.get('ms'), 3)} | "
+                  f"{number(share * 100 if share is not None else None, 1, '%')} | "
+                  f"{rate_of(kind.get('flops'), kind.get('ms'), 1e12)} | {rate_of(kind.get('bytes'), kind.get('ms'), 1e9)} |")
 
 
 def seed_end_to_end(lines, model):
@@ -133,6 +163,7 @@ def main(path):
             print(f"report.py: skipped a line that is not whole JSON: {text[:80]!r}", file=sys.stderr)
     print("# GPU measurements (issues 3 and 4), sluice and PyTorch in the same run\n")
     model = model_only(lines)
+    model_profiles(lines)
     seed_end_to_end(lines, model)
     jpeg_end_to_end(lines)
 

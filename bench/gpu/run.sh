@@ -5,7 +5,8 @@
 #      bench/gpu/device_check.sh runs it in the background while the first steps run);
 #  (a) model-only ResNet50, batch 256 and 1000: `sluice model-bench --device cuda` (fp16, tf32,
 #      fp32; fp16 and tf32 also with --cudnn-algorithms timed) vs PyTorch eager channels_last (fp16,
-#      tf32, fp32), every PyTorch configuration in one process;
+#      tf32, fp32), every PyTorch configuration in one process; sluice's batch-256 runs also time
+#      each op on its own (--profile: profile-*.json here, the tables in the report);
 #  (b) end-to-end on the seed-format images: `sluice run` fp16 and tf32 with GPU utilization sampled
 #      by nvidia-smi, vs the PyTorch DataLoader pipelines: as written (fp32, which PyTorch runs with
 #      TF32 convolutions by default, hence sluice's tf32; and fp16) and tuned (fp16);
@@ -129,6 +130,13 @@ PY
 )"
 }
 
+# profile PRECISION BATCH ALGORITHMS: model-bench's --profile flag for batch 256 (every op timed on
+# its own after the timed batches, the file kept in RESULTS_DIR, the table in the log), else nothing.
+profile() {
+  ((${2} == 256)) && echo "--profile $RESULTS_DIR/profile-$1-$2-$3.json"
+  return 0
+}
+
 if section a; then
   echo "== (a) model-only"
   configs=()
@@ -137,7 +145,7 @@ if section a; then
       configs+=(--config "$precision:$batch")
       iterations=$((ITERATIONS * 256 / batch + 1))
       record "$(walled "$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
-        --batch-size "$batch" --iterations "$iterations" --warmup 5 --json)"
+        --batch-size "$batch" --iterations "$iterations" --warmup 5 --json $(profile "$precision" "$batch" heuristic))"
     done
   done
   while read -r line; do record "$line"; done < <(walled peer "$PEERS/torch_model.py" "${configs[@]}" \
@@ -148,7 +156,8 @@ if section a; then
     for precision in fp16 tf32; do
       iterations=$((ITERATIONS * 256 / batch + 1))
       record "$(walled "$SLUICE" model-bench --model "$DATA/resnet50.onnx" --device cuda --precision "$precision" \
-        --batch-size "$batch" --iterations "$iterations" --warmup 5 --cudnn-algorithms timed --json)"
+        --batch-size "$batch" --iterations "$iterations" --warmup 5 --cudnn-algorithms timed --json \
+        $(profile "$precision" "$batch" timed))"
     done
   done
 fi

@@ -1,12 +1,16 @@
 // `sluice model-run` (a model on a .npy batch) and `sluice model-bench` (model-only throughput).
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/cpu_executor.h"
+#include "backend/op_profile.h"
 #include "engine/backend_factory.h"
 #ifdef SLUICE_WITH_CUDA
 #include "backend/cuda/model_benchmark.h"
@@ -36,7 +40,41 @@ struct ModelBenchOptions {
   std::string device = "cpu";
   std::string precision = "auto";
   std::string cudnnAlgorithms = "heuristic";
+  std::string profilePath;
 };
+
+/// Eager passes a profile averages: enough to smooth the events' jitter, few enough to stay quick.
+constexpr int kProfileRuns = 5;
+
+nlohmann::json profileJson(const backend::ModelProfile& profile) {
+  const double total = profile.totalMilliseconds();
+  nlohmann::json kinds = nlohmann::json::array();
+  for (const auto& kind : backend::totalsByKind(profile)) {
+    kinds.push_back({{"kind", kind.kind},
+                     {"ops", kind.ops},
+                     {"ms", kind.milliseconds},
+                     {"share", total > 0 ? kind.milliseconds / total : 0.0},
+                     {"flops", kind.flops},
+                     {"bytes", kind.bytes}});
+  }
+  nlohmann::json ops = nlohmann::json::array();
+  for (const auto& op : profile.ops) {
+    ops.push_back({{"node", op.node},
+                   {"kind", op.kind},
+                   {"shape", op.shape},
+                   {"detail", op.detail},
+                   {"ms", op.milliseconds},
+                   {"flops", op.flops},
+                   {"bytes", op.bytes}});
+  }
+  return {{"batch_size", profile.batchSize},
+          {"runs", profile.runs},
+          {"forward_ms", profile.forwardMilliseconds},
+          {"ops_ms", total},
+          {"flops", profile.totalFlops()},
+          {"by_kind", kinds},
+          {"ops", ops}};
+}
 
 std::string joinDimensions(const std::vector<int64_t>& dims) {
   std::string text;
@@ -78,19 +116,38 @@ Status benchModel(const ModelBenchOptions& options) {
   request.precision = options.precision;
   SLUICE_ASSIGN_OR_RETURN(auto plans, engine::planBackends(request, {.modelPath = options.model}));
   const auto& plan = plans.front();
+  const bool profiling = !options.profilePath.empty();
+  if (profiling && plan.device != "cuda") {
+    return Status::InvalidArgument("--profile times the CUDA executor's ops; this run is on the CPU (--device " +
+                                   options.device + "): give --device cuda on a machine with a GPU");
+  }
+  std::ofstream profileFile;
+  if (profiling) {
+    // Opened first: a path that cannot be written fails before the benchmark, not after it.
+    profileFile.open(options.profilePath);
+    if (!profileFile) {
+      return Status::InvalidArgument("--profile " + options.profilePath + " cannot be written (" +
+                                     std::strerror(errno) + ")");
+    }
+  }
   double seconds = 0, setupSeconds = 0;
   StepSeconds setupSteps;
   std::string device = "cpu";
+  backend::ModelProfile profile;
+  std::string profileError;
   if (plan.device == "cuda") {
 #ifdef SLUICE_WITH_CUDA
     SLUICE_ASSIGN_OR_RETURN(auto measured, backend::cuda::benchmarkModel(options.model, plan.deviceIndex, plan.precision,
                                                                          options.batchSize, options.warmup,
                                                                          options.iterations,
-                                                                         options.cudnnAlgorithms == "timed"));
+                                                                         options.cudnnAlgorithms == "timed",
+                                                                         profiling ? kProfileRuns : 0));
     seconds = measured.seconds;
     setupSeconds = measured.setupSeconds;
     setupSteps = measured.setupSteps;
     device = measured.device + (measured.graph ? ", CUDA graph" : ", eager");
+    profile = std::move(measured.profile);
+    profileError = std::move(measured.profileError);
 #endif
   } else {
     const auto setupStart = std::chrono::steady_clock::now();
@@ -110,11 +167,30 @@ Status benchModel(const ModelBenchOptions& options) {
                            {"setup_steps", setupSteps},
                            {"seconds", seconds},
                            {"images_per_second", imagesPerSecond}};
+    if (profiling && profileError.empty()) {
+      // The totals by kind ride along, for reports built from these lines; every op is in the file.
+      nlohmann::json summary = profileJson(profile);
+      summary.erase("ops");
+      summary["file"] = options.profilePath;
+      line["profile"] = summary;
+    }
+    if (!profileError.empty()) line["profile_error"] = profileError;
     std::cout << line.dump() << "\n";
   } else {
     std::cout << options.model << " on " << device << ": " << imagesPerSecond << " images/s (batch "
               << options.batchSize << ", " << options.iterations << " iterations in " << seconds << " s)\n";
   }
+  if (!profiling) return Status::OK();
+  if (!profileError.empty()) return Status::Internal("the profile failed: " + profileError);
+  nlohmann::json written = profileJson(profile);
+  written["model"] = options.model;
+  written["device"] = device;
+  written["precision"] = backend::precisionName(plan.precision);
+  profileFile << written.dump(2) << "\n";
+  profileFile.close();
+  if (!profileFile) return Status::IoError("cannot write the profile to " + options.profilePath);
+  // With --json, stdout carries the one line; the table goes to stderr.
+  (options.json ? std::cerr : std::cout) << "\n" << backend::formatProfile(profile);
   return Status::OK();
 }
 
@@ -181,6 +257,9 @@ void addModelCommands(CLI::App& root, int& exitCode) {
   bench->add_option("--cudnn-algorithms", benchOptions->cudnnAlgorithms, kCudnnAlgorithmsHelp)
       ->check(CLI::IsMember({"heuristic", "timed"}))
       ->capture_default_str();
+  bench->add_option("--profile", benchOptions->profilePath,
+                    "GPU: after the timed batches, time every op over 5 eager passes; write them to this JSON "
+                    "file and print the totals by kind and the slowest ops");
   bench->callback([benchOptions, &exitCode] {
     exitCode = reportStatus(benchModel(*benchOptions));
   });

@@ -55,6 +55,38 @@ def test_cuda_without_a_gpu_is_a_usage_error_that_says_what_to_do(tmp_path, data
 
 
 @needs_no_gpu
+def test_a_profile_without_a_gpu_is_a_usage_error_and_writes_nothing(tmp_path, models):
+    profile = tmp_path / "profile.json"
+    result = run_sluice("model-bench", "--model", models["resnet18"], "--device", "auto", "--profile", profile)
+    assert result.returncode == 2, result.stderr
+    assert "--profile" in result.stderr and "--device cuda" in result.stderr
+    assert not profile.exists()
+
+
+# torchvision's published cost of ResNet18: 1.81 GMACs per 224x224 image (1,814,073,344, the fully
+# connected layer included).
+RESNET18_MULTIPLY_ADDS = 1_814_073_344
+
+
+@needs_gpu
+def test_model_bench_profiles_every_op_at_the_models_published_cost(tmp_path, models):
+    profile = tmp_path / "profile.json"
+    result = run_sluice("model-bench", "--model", models["resnet18"], "--device", "cuda", "--batch-size", "8",
+                        "--iterations", "3", "--json", "--profile", profile, check=0)
+    line = json.loads(result.stdout)
+    assert line["images_per_second"] > 0
+    assert line["profile"]["file"] == str(profile)
+    assert "slowest" in result.stderr
+    written = json.loads(profile.read_text())
+    assert written["batch_size"] == 8 and written["runs"] == 5
+    assert sum(op["flops"] for op in written["ops"]) == 2 * 8 * RESNET18_MULTIPLY_ADDS
+    assert all(op["ms"] > 0 for op in written["ops"])
+    by_kind = {kind["kind"]: kind for kind in line["profile"]["by_kind"]}
+    assert by_kind["Conv 3x3"]["ops"] == 16 and by_kind["Conv 1x1"]["ops"] == 3
+    assert abs(sum(kind["share"] for kind in by_kind.values()) - 1) < 1e-6
+
+
+@needs_no_gpu
 def test_auto_falls_back_to_the_cpu(tmp_path, dataset, models):
     _, report = run_job(dataset, tmp_path / "out", models["resnet18"], "--device", "auto", "--batch-size", "8")
     assert report["configuration"]["device"] == "cpu"

@@ -84,3 +84,25 @@ def test_jpeg_runs_are_held_to_4x_the_pil_pipeline_and_10000_images_per_second(t
     auto = row(text, "| sluice run --decode auto |")
     assert "4.40x (met: >= 4.0x) (>= 10,000 images/s: met)" in auto and "| 8000 / 8232 |" in auto
     assert "3.30x (NOT met: >= 4.0x) (>= 10,000 images/s: NOT met)" in row(text, "| sluice run --decode cpu |")
+
+
+def test_a_profiled_run_says_where_the_model_time_goes(tmp_path):
+    profiled = model_line("fp16", 256, 20000.0)
+    profiled["profile"] = {"runs": 5, "ops_ms": 14.0, "forward_ms": 12.8, "flops": 2 * 256 * 4.089e9,
+                           "file": "results-a/profile-fp16-256-heuristic.json",
+                           "by_kind": [{"kind": "Conv 3x3", "ops": 16, "ms": 7.0, "share": 0.5, "flops": 1e12,
+                                        "bytes": 4e9},
+                                       {"kind": "MaxPool", "ops": 1, "ms": 0.5, "share": 0.5 / 14, "flops": 0,
+                                        "bytes": 1e9}]}
+    failed = model_line("tf32", 256, 9000.0)
+    failed["profile_error"] = "CUDA error in cudaEventRecord: invalid resource handle"
+    text = report(tmp_path, [profiled, failed, model_line("fp16", 256, 13000.0, peer=True)])
+    assert "Where sluice's model time goes: fp16, batch 256, cuDNN algorithms heuristic" in text
+    # 2 * 256 * 4.089e9 FLOPs in 12.8 ms: 163.6 TFLOP/s.
+    assert "163.6 TFLOP/s at the benchmarked pass" in text
+    # 1e12 FLOPs in 7 ms = 142.9 TFLOP/s, 4e9 bytes in 7 ms = 571.4 GB/s; a pool counts no FLOPs.
+    assert row(text, "| Conv 3x3 |") == "| Conv 3x3 | 16 | 7.000 | 50.0% | 142.9 | 571.4 |"
+    assert row(text, "| MaxPool |") == "| MaxPool | 1 | 0.500 | 3.6% | - | 2,000.0 |"
+    assert "No profile: CUDA error in cudaEventRecord" in text
+    # The profile does not disturb the model-only ratio: 20,000 / 13,000.
+    assert "1.54x (NOT met: >= 1.8x)" in text

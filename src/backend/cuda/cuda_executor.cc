@@ -13,6 +13,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_memory.h"
 #include "backend/execution_steps.h"
+#include "core/byte_size.h"
 #include "model/window_geometry.h"
 
 namespace sluice::backend::cuda {
@@ -115,6 +116,11 @@ struct Op {
 
   // kSleep
   int64_t nanoseconds = 0;
+
+  // For profiles (DescribeOps, profile): what the op is and costs, filled in when it is built,
+  // since the graph's nodes may be gone by then.
+  OpTiming description;
+  int64_t weightElements = 0;  // kConv: filter and bias, as stored
 };
 
 }  // namespace
@@ -195,8 +201,11 @@ struct CudaExecutor::State {
                                 std::array<int64_t, 2> strides, std::array<int64_t, 2> dilations, int64_t group);
   Status chooseAlgorithms(Op& op);
   Status allocate();
-  Status runOp(Op& op, cudaStream_t stream);
+  /// `afterConvolution`, when given, is recorded between a convolution and its epilogue kernel.
+  Status runOp(Op& op, cudaStream_t stream, cudaEvent_t afterConvolution = nullptr);
   Status validate(cudaStream_t stream);
+  void describe(Op& op) const;
+  std::vector<OpTiming> describeOps() const;
 };
 
 CudaExecutor::CudaExecutor(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -243,12 +252,18 @@ Status checkCudnnOutput(const model::Node& node, const int (&dims)[4], std::arra
 }  // namespace
 
 Status CudaExecutor::CheckModel(const model::Graph& graph, const CudaExecutorOptions& options) {
+  return DescribeOps(graph, options).status();
+}
+
+Result<std::vector<OpTiming>> CudaExecutor::DescribeOps(const model::Graph& graph,
+                                                        const CudaExecutorOptions& options) {
   SLUICE_RETURN_IF_ERROR(checkTensorSizes(graph, options.batchSize));
   auto state = std::make_unique<State>();
   state->options = options;
   state->type = storageFor(options.precision);
   state->hostOnly = true;
-  return state->build(graph);
+  SLUICE_RETURN_IF_ERROR(state->build(graph));
+  return state->describeOps();
 }
 
 Result<std::unique_ptr<CudaExecutor>> CudaExecutor::Make(const model::Graph& graph,
@@ -350,6 +365,7 @@ Status CudaExecutor::State::build(const model::Graph& graph) {
         built.kind = Op::Kind::kSleep;
         built.nanoseconds = static_cast<int64_t>(seconds * 1e9);
         built.output = out;
+        describe(built);
         ops.push_back(std::move(built));
       }
       continue;
@@ -367,6 +383,7 @@ Status CudaExecutor::State::build(const model::Graph& graph) {
         built.spatial = in[2] * in[3];
         built.channels = in[1];
         built.output = makeValue(step.output, use);
+        describe(built);
         ops.push_back(std::move(built));
       } else {
         alias(step.output, built.inputs.at(0), use);
@@ -408,6 +425,7 @@ Status CudaExecutor::State::build(const model::Graph& graph) {
     } else {
       return unsupported(node, "no CUDA kernel for this op here (BatchNormalization must follow a Conv)");
     }
+    describe(built);
     ops.push_back(std::move(built));
   }
 
@@ -563,6 +581,8 @@ Status CudaExecutor::State::buildConv(Op& op, const model::Node& node, const std
     }
   }
   op.weightOffset = addWeights(filter);
+  op.weightElements = static_cast<int64_t>(filter.size()) + k;
+  op.description.flops = 2.0 * static_cast<double>(product(out)) * static_cast<double>(groupChannels * r * s);
   std::vector<float> bias(k, 0.0f);
   if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
     const model::Tensor* given = graph->initializer(node.inputs[2]);
@@ -571,6 +591,10 @@ Status CudaExecutor::State::buildConv(Op& op, const model::Node& node, const std
   }
   op.biasOffset = addWeights(bias);
   op.biasFloatOffset = addBiasFloats(bias);
+  op.description.kind = "Conv " + std::to_string(r) + "x" + std::to_string(s) + (group > 1 ? " grouped" : "");
+  op.description.detail = "stride " + std::to_string(window.strides[0]) +
+                          (window.strides[1] != window.strides[0] ? "x" + std::to_string(window.strides[1]) : "") +
+                          (group > 1 ? ", group " + std::to_string(group) : "");
   return convolutionDescriptors(op, in[0], in[1], in[2], in[3], k, r, s, out[2], out[3], window.padsBegin,
                                 window.strides, window.dilations, group);
 }
@@ -597,6 +621,8 @@ Status CudaExecutor::State::buildGemm(Op& op, const model::Node& node) {
     }
   }
   op.weightOffset = addWeights(filter);
+  op.weightElements = m * features + m;
+  op.description.flops = 2.0 * static_cast<double>(in[0]) * static_cast<double>(m * features);
   std::vector<float> bias(m, 0.0f);
   if (isGemm && node.inputs.size() > 2 && !node.inputs[2].empty()) {
     const model::Tensor* c = graph->initializer(node.inputs[2]);
@@ -607,6 +633,8 @@ Status CudaExecutor::State::buildGemm(Op& op, const model::Node& node) {
   }
   op.biasOffset = addWeights(bias);
   op.biasFloatOffset = addBiasFloats(bias);
+  op.description.kind = node.opType;
+  op.description.detail = "as a 1x1 convolution";
   return convolutionDescriptors(op, in[0], features, 1, 1, m, 1, 1, 1, 1, {0, 0}, {1, 1}, {1, 1}, 1);
 }
 
@@ -684,7 +712,7 @@ Status CudaExecutor::State::allocate() {
   return workspace.allocate(static_cast<int64_t>(workspaceBytes));
 }
 
-Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream) {
+Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream, cudaEvent_t afterConvolution) {
   const float one = 1.0f, zero = 0.0f;
   void* y = address(op.output);
   const void* x = op.inputs.empty() ? nullptr : address(op.inputs[0]);
@@ -704,6 +732,7 @@ Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream) {
       SLUICE_CUDNN_RETURN_IF_ERROR(cudnnConvolutionForward(handle.get(), &one, op.x.get(), x, op.w.get(), w,
                                                            op.conv.get(), op.chosen.algo, workspace.data(),
                                                            workspaceBytes, &zero, op.y.get(), y));
+      if (afterConvolution) SLUICE_CUDA_RETURN_IF_ERROR(cudaEventRecord(afterConvolution, stream));
       const float* bias = reinterpret_cast<const float*>(static_cast<const char*>(biasFloats.data()) + op.biasFloatOffset);
       const int64_t count = product(values[op.output].shape);
       return cudaStatus(launchBiasAddRelu(y, bias, op.sumInput >= 0 ? z : nullptr, y, count, op.outChannels, op.relu,
@@ -850,6 +879,123 @@ Status CudaExecutor::enqueue(cudaStream_t stream) {
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetStream(state_->handle.get(), stream));
   for (auto& op : state_->ops) SLUICE_RETURN_IF_ERROR(state_->runOp(op, stream));
   return Status::OK();
+}
+
+namespace {
+
+std::string dimensions(const std::vector<int64_t>& shape) {
+  std::string text;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += 'x';
+    text += std::to_string(shape[i]);
+  }
+  return text;
+}
+
+std::string algorithmName(cudnnConvolutionFwdAlgo_t algo) {
+  switch (algo) {
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "IMPLICIT_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "IMPLICIT_PRECOMP_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "DIRECT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "FFT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "FFT_TILING";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "WINOGRAD";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "WINOGRAD_NONFUSED";
+    default: return "algorithm " + std::to_string(static_cast<int>(algo));
+  }
+}
+
+std::string mathName(cudnnMathType_t math) {
+  switch (math) {
+    case CUDNN_DEFAULT_MATH: return "default math";
+    case CUDNN_TENSOR_OP_MATH: return "tensor-op math";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "tensor-op math with conversion";
+    case CUDNN_FMA_MATH: return "FMA math";
+    default: return "math type " + std::to_string(static_cast<int>(math));
+  }
+}
+
+}  // namespace
+
+void CudaExecutor::State::describe(Op& op) const {
+  op.description.node = op.node->name;
+  if (!op.description.kind.empty()) return;  // convolutions: set while they were built
+  op.description.kind = op.kind == Op::Kind::kToNchw ? op.node->opType + " (NHWC to NCHW)" : op.node->opType;
+}
+
+std::vector<OpTiming> CudaExecutor::State::describeOps() const {
+  const double elementBytes = static_cast<double>(storageBytes(type));
+  std::vector<OpTiming> rows;
+  for (const Op& op : ops) {
+    OpTiming row = op.description;
+    const std::vector<int64_t>& out = values[op.output].shape;
+    // The inputs a call reads: an unfused convolution leaves the residual to its epilogue.
+    const bool epilogue = op.kind == Op::Kind::kConv && !op.fused;
+    double elements = static_cast<double>(product(out) + op.weightElements);
+    std::string inputs;
+    for (size_t i = 0; i < op.inputs.size(); ++i) {
+      if (epilogue && op.inputs[i] == op.sumInput) continue;
+      const std::vector<int64_t>& shape = values[op.inputs[i]].shape;
+      inputs += (inputs.empty() ? "" : " + ") + dimensions(shape);
+      elements += static_cast<double>(product(shape));
+    }
+    row.shape = inputs + " -> " + dimensions(out);
+    row.bytes = elements * elementBytes;
+    const std::string fusedParts =
+        std::string("bias") + (op.sumInput >= 0 ? "/add" : "") + (op.relu ? "/ReLU" : "");
+    if (op.kind == Op::Kind::kConv) {
+      row.detail += epilogue ? ", " + fusedParts + " in sluice's epilogue" : ", fused " + fusedParts;
+      if (!hostOnly) {
+        row.detail += ", " + algorithmName(op.chosen.algo) + ", " + mathName(op.chosen.math) + ", workspace " +
+                      formatByteSize(static_cast<int64_t>(op.chosen.workspaceBytes));
+      }
+    } else if (op.kind == Op::Kind::kPool) {
+      row.detail = op.ownPool ? "sluice's kernel" : "cuDNN";
+    }
+    rows.push_back(std::move(row));
+    if (!epilogue) continue;
+    OpTiming after;
+    after.node = op.description.node;
+    after.kind = "bias/add/ReLU epilogue";
+    after.detail = fusedParts;
+    after.shape = dimensions(out) + (op.sumInput >= 0 ? " + " + dimensions(values[op.sumInput].shape) : "") +
+                  " -> " + dimensions(out);
+    after.bytes = static_cast<double>(product(out)) * elementBytes * (op.sumInput >= 0 ? 3 : 2) +
+                  4.0 * static_cast<double>(op.outChannels);
+    rows.push_back(std::move(after));
+  }
+  return rows;
+}
+
+Result<std::vector<OpTiming>> CudaExecutor::profile(cudaStream_t stream, int runs) {
+  State& state = *state_;
+  std::vector<OpTiming> rows = state.describeOps();
+  // An event before the first op and after each row's work: a convolution whose epilogue runs
+  // apart gets one between the two (runOp's afterConvolution).
+  std::vector<CudaEvent> events(rows.size() + 1);
+  for (CudaEvent& event : events) SLUICE_CUDA_RETURN_IF_ERROR(cudaEventCreate(event.out()));
+  std::vector<double> sums(rows.size(), 0.0);
+  SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetStream(state.handle.get(), stream));
+  runs = std::max(runs, 1);
+  for (int run = 0; run < runs; ++run) {
+    size_t point = 0;
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[point++].get(), stream));
+    for (Op& op : state.ops) {
+      const bool split = op.kind == Op::Kind::kConv && !op.fused;
+      SLUICE_RETURN_IF_ERROR(state.runOp(op, stream, split ? events[point++].get() : nullptr));
+      SLUICE_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[point++].get(), stream));
+    }
+    if (point != events.size()) return Status::Internal("the profile's events do not match its ops");
+    SLUICE_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(events.back().get()));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      float milliseconds = 0;
+      SLUICE_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&milliseconds, events[i].get(), events[i + 1].get()));
+      sums[i] += milliseconds;
+    }
+  }
+  for (size_t i = 0; i < rows.size(); ++i) rows[i].milliseconds = sums[i] / runs;
+  return rows;
 }
 
 void* CudaExecutor::input() const { return state_->address(state_->inputValue); }

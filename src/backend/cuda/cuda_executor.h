@@ -13,6 +13,7 @@
 
 #include "backend/cuda/kernels.h"
 #include "backend/inference_backend.h"
+#include "backend/op_profile.h"
 #include "model/graph.h"
 #include "sluice/status.h"
 
@@ -38,10 +39,20 @@ class CudaExecutor {
   /// descriptors checked against the graph's. What Make decides on the device (algorithms, whether
   /// a fused call or capture runs) is not checked.
   static Status CheckModel(const model::Graph& graph, const CudaExecutorOptions& options);
+  /// CheckModel's lowering, and what profile() would time, on the host: one row per op (and one for
+  /// each convolution's epilogue kernel where the fused call is not used) with its cost and no time.
+  /// Fusion and algorithms are chosen on the device, so every convolution reads as fused here.
+  static Result<std::vector<OpTiming>> DescribeOps(const model::Graph& graph, const CudaExecutorOptions& options);
   ~CudaExecutor();
 
   /// Enqueues the forward pass on `stream`: reads input(), writes output(). Launches only.
   Status enqueue(cudaStream_t stream);
+
+  /// Runs the forward pass `runs` times on `stream`, launching op by op with a CUDA event after
+  /// each, and returns DescribeOps' rows with each op's mean time and the algorithms chosen. For
+  /// finding where time goes, not for throughput: the events and eager launches add gaps a graph
+  /// replay does not have. Waits for the stream; called from one thread at a time, not during capture.
+  Result<std::vector<OpTiming>> profile(cudaStream_t stream, int runs);
 
   /// The model input on the device: batchSize x H x W x inputChannels() (NHWC) in storageType();
   /// channels past the model's 3 (padding for tensor-core kernels) must be zero.

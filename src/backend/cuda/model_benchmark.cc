@@ -12,7 +12,8 @@
 namespace sluice::backend::cuda {
 
 Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIndex, Precision precision,
-                                      int64_t batchSize, int warmup, int iterations, bool timeAlgorithms) {
+                                      int64_t batchSize, int warmup, int iterations, bool timeAlgorithms,
+                                      int profileRuns) {
   const auto start = std::chrono::steady_clock::now();
   ModelBenchmark result;
   StepClock clock(result.setupSteps);
@@ -70,6 +71,18 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
     cudaEventDestroy(begin);
     cudaEventDestroy(end);
     result.seconds = milliseconds / 1000.0;
+    if (profileRuns > 0) {
+      result.profile.batchSize = batchSize;
+      result.profile.runs = profileRuns;
+      result.profile.forwardMilliseconds = milliseconds / iterations;
+      Result<std::vector<OpTiming>> ops = executor->profile(stream, profileRuns);
+      if (ops.ok()) {
+        result.profile.ops = std::move(*ops);
+      } else {
+        result.profileError = ops.status().message();
+        cudaGetLastError();
+      }
+    }
     return Status::OK();
   }();
   result.device = "cuda:" + std::to_string(deviceIndex) + " (" + probe.gpus[deviceIndex].name + ", " +

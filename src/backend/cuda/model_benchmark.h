@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backend/inference_backend.h"
+#include "backend/op_profile.h"
 
 namespace sluice::backend::cuda {
 
@@ -16,9 +17,14 @@ struct ModelBenchmark {
   double seconds = 0;       // the timed iterations
   bool graph = false;       // replayed as a CUDA graph (else eager launches)
   std::string device;
+  /// With profileRuns > 0: each op's time over that many eager passes after the timed ones, or
+  /// why none could be taken (the throughput above stands either way).
+  ModelProfile profile;
+  std::string profileError;
 };
 
 Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIndex, Precision precision,
-                                      int64_t batchSize, int warmup, int iterations, bool timeAlgorithms = false);
+                                      int64_t batchSize, int warmup, int iterations, bool timeAlgorithms = false,
+                                      int profileRuns = 0);
 
 }  // namespace sluice::backend::cuda

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "backend/cpu/cpu_executor.h"
@@ -123,6 +124,44 @@ TEST(CudaExecutorWithoutGpuTest, HostCheckRefusesWhatMakeRefuses) {
   Status checked = CudaExecutor::CheckModel(graph, {.precision = Precision::kFp16, .batchSize = 2});
   EXPECT_EQ(checked.code(), StatusCode::kUnsupported) << checked.message();
   EXPECT_NE(checked.message().find("padding"), std::string::npos) << checked.message();
+}
+
+// Runs everywhere. torchvision's published cost of ResNet50 is 4.09 GMACs per 224x224 image
+// (4,089,184,256 multiply-adds, the fully connected layer's 2,048,000 included): the profile's FLOPs
+// must count exactly twice that, over the model's 3 input channels, not the 8 the executor pads to.
+TEST(CudaExecutorWithoutGpuTest, DescribesResNet50AtItsPublishedCost) {
+  std::mt19937 random(14);
+  const int64_t batch = 2;
+  auto rows = CudaExecutor::DescribeOps(backend::testing::resNet50(random),
+                                        {.precision = Precision::kFp16, .batchSize = batch});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  double flops = 0;
+  std::map<std::string, int> kinds;
+  for (const OpTiming& row : *rows) {
+    flops += row.flops;
+    ++kinds[row.kind];
+    EXPECT_EQ(row.milliseconds, 0.0) << row.node;
+    EXPECT_GT(row.bytes, 0.0) << row.node;
+  }
+  EXPECT_DOUBLE_EQ(flops, 2.0 * batch * 4'089'184'256.0);
+  // 53 convolutions (every one fused on the host's assumption: no epilogue rows), the Gemm, two pools.
+  EXPECT_EQ(rows->size(), 56u);
+  EXPECT_EQ(kinds["Conv 7x7"], 1);
+  EXPECT_EQ(kinds["Conv 3x3"], 16);
+  EXPECT_EQ(kinds["Conv 1x1"], 36);
+  EXPECT_EQ(kinds["Gemm"], 1);
+  EXPECT_EQ(kinds["MaxPool"], 1);
+  EXPECT_EQ(kinds["GlobalAveragePool"], 1);
+  // The first convolution reads the padded fp16 input (8 channels) and writes 64 x 112 x 112.
+  const OpTiming& first = rows->front();
+  EXPECT_EQ(first.shape, "2x8x224x224 -> 2x64x112x112");
+  EXPECT_DOUBLE_EQ(first.bytes, 2.0 * (2 * 8 * 224 * 224 + 2 * 64 * 112 * 112 + 64 * 7 * 7 * 8 + 64));
+  EXPECT_NE(first.detail.find("stride 2, fused bias/ReLU"), std::string::npos) << first.detail;
+  // A block's last convolution carries the residual: it reads both, and fuses the add.
+  auto residual = std::find_if(rows->begin(), rows->end(),
+                               [](const OpTiming& row) { return row.shape.find(" + ") != std::string::npos; });
+  ASSERT_NE(residual, rows->end());
+  EXPECT_NE(residual->detail.find("fused bias/add/ReLU"), std::string::npos) << residual->detail;
 }
 
 class CudaExecutorTest : public ::testing::Test {
@@ -245,6 +284,36 @@ TEST_F(CudaExecutorTest, ConvolutionsOfOneSignatureShareTheirAlgorithmAndMatchTh
     EXPECT_LT(signatures, convolutions / 2) << summary;
     expectWithin(actual, expected, 1e-4f);
   }
+}
+
+TEST_F(CudaExecutorTest, ProfileTimesEveryOpAndNamesTheAlgorithmsChosen) {
+  std::mt19937 random(15);
+  const model::Graph graph = backend::testing::resNet50(random);
+  const CudaExecutorOptions options{.device = 0, .precision = Precision::kFp16, .batchSize = 8};
+  auto described = CudaExecutor::DescribeOps(graph, options);
+  ASSERT_TRUE(described.ok()) << described.status().message();
+  auto made = CudaExecutor::Make(graph, options);
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  auto rows = (*made)->profile(stream, 3);
+  made->reset();  // its cuDNN handle names the stream
+  cudaStreamDestroy(stream);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  // Every op described, plus an epilogue row for each convolution cuDNN would not fuse.
+  size_t epilogues = 0;
+  double flops = 0, describedFlops = 0;
+  for (const OpTiming& row : *rows) {
+    EXPECT_GT(row.milliseconds, 0.0) << row.node << " " << row.kind;
+    epilogues += row.kind == "bias/add/ReLU epilogue";
+    flops += row.flops;
+    if (row.kind.rfind("Conv", 0) == 0) {
+      EXPECT_NE(row.detail.find(", workspace "), std::string::npos) << row.detail;
+    }
+  }
+  for (const OpTiming& row : *described) describedFlops += row.flops;
+  EXPECT_EQ(rows->size(), described->size() + epilogues);
+  EXPECT_DOUBLE_EQ(flops, describedFlops);
 }
 
 }  // namespace
