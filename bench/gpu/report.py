@@ -4,8 +4,9 @@ sluice figure's ratio to the PyTorch peer measured in the same run, and the issu
   end-to-end steady state >= 0.9x sluice's own model-only rate, whole job >= 5x the tuned PyTorch
   pipeline at the same precision (issue 3);
   from JPEG bytes >= 4x the PyTorch DataLoader with PIL, and >= 10,000 images/s (issue 4).
-Where sluice's model-only runs carry a profile (model-bench --profile), where their time goes, by kind
-of op, follows the model-only table: what limits a figure below its goal.
+Where the model-only runs carry a profile (sluice's model-bench --profile, by kind of op; the PyTorch
+peer's --profile, by aten op), where their time goes follows the model-only table: what limits a
+figure below its goal.
 A line missing a figure (a run that failed part-way) prints "-" there instead of stopping the report."""
 import json
 import sys
@@ -63,25 +64,33 @@ def rate_of(amount, milliseconds, unit):
 
 
 def model_profiles(lines):
-    profiled = [line for line in lines if "peer" not in line and ("profile" in line or "profile_error" in line)]
+    profiled = [line for line in lines if "profile" in line or "profile_error" in line]
     for line in profiled:
-        title = (f"\n### Where sluice's model time goes: {line['precision']}, batch {line['batch_size']}, "
-                 f"cuDNN algorithms {line.get('cudnn_algorithms', '-')}\n")
-        print(title)
+        if "peer" in line:
+            print(f"\n### Where PyTorch's model time goes: {line['precision']}, batch {line['batch_size']}, "
+                  f"{line['peer']}\n")
+        else:
+            print(f"\n### Where sluice's model time goes: {line['precision']}, batch {line['batch_size']}, "
+                  f"cuDNN algorithms {line.get('cudnn_algorithms', '-')}\n")
         if "profile_error" in line:
             print(f"No profile: {line['profile_error']}")
             continue
         profile = line["profile"]
         ops_ms, forward_ms = profile.get("ops_ms"), profile.get("forward_ms")
-        print(f"Each op timed alone over {profile.get('runs')} eager passes: {number(ops_ms, 3)} ms per pass in "
-              f"the ops, {number(forward_ms, 3)} ms per pass as benchmarked (CUDA graph); "
-              f"{rate_of(profile.get('flops'), forward_ms, 1e12)} TFLOP/s at the benchmarked pass. "
-              f"Every op: {profile.get('file', '-')}.\n")
+        if "peer" in line:
+            print(f"torch.profiler over {profile.get('runs')} passes, self device time per aten op: "
+                  f"{number(ops_ms, 3)} ms per pass in the ops, {number(forward_ms, 3)} ms per pass as "
+                  f"benchmarked.\n")
+        else:
+            print(f"Each op timed alone over {profile.get('runs')} eager passes: {number(ops_ms, 3)} ms per pass "
+                  f"in the ops, {number(forward_ms, 3)} ms per pass as benchmarked (CUDA graph); "
+                  f"{rate_of(profile.get('flops'), forward_ms, 1e12)} TFLOP/s at the benchmarked pass. "
+                  f"Every op: {profile.get('file', '-')}.\n")
         print("| kind | ops | ms | share | TFLOP/s | GB/s |")
         print("|---|---|---|---|---|---|")
         for kind in profile.get("by_kind", [])[:8]:
             share = kind.get("share")
-            print(f"| {kind['kind']} | {kind.get('ops')} | {number(kind.get('ms'), 3)} | "
+            print(f"| {kind['kind']} | {number(kind.get('ops'))} | {number(kind.get('ms'), 3)} | "
                   f"{number(share * 100 if share is not None else None, 1, '%')} | "
                   f"{rate_of(kind.get('flops'), kind.get('ms'), 1e12)} | {rate_of(kind.get('bytes'), kind.get('ms'), 1e9)} |")
 

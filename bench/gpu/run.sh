@@ -5,8 +5,9 @@
 #      bench/gpu/device_check.sh runs it in the background while the first steps run);
 #  (a) model-only ResNet50, batch 256 and 1000: `sluice model-bench --device cuda` (fp16, tf32,
 #      fp32; fp16 and tf32 also with --cudnn-algorithms timed) vs PyTorch eager channels_last (fp16,
-#      tf32, fp32), every PyTorch configuration in one process; sluice's batch-256 runs also time
-#      each op on its own (--profile: profile-*.json here, the tables in the report);
+#      tf32, fp32), every PyTorch configuration in one process; the batch-256 runs of both also
+#      time each op (sluice's --profile: profile-*.json here; PyTorch's torch.profiler by aten op;
+#      the tables in the report);
 #  (b) end-to-end on the seed-format images: `sluice run` fp16 and tf32 with GPU utilization sampled
 #      by nvidia-smi, vs the PyTorch DataLoader pipelines: as written (fp32, which PyTorch runs with
 #      TF32 convolutions by default, hence sluice's tf32; and fp16) and tuned (fp16);
@@ -149,7 +150,7 @@ if section a; then
     done
   done
   while read -r line; do record "$line"; done < <(walled peer "$PEERS/torch_model.py" "${configs[@]}" \
-    --iterations "$ITERATIONS")
+    --iterations "$ITERATIONS" --profile)
   # cuDNN's algorithms timed at start-up instead of the heuristics' first that runs: last, since timing
   # every candidate of every convolution makes the longest start-ups.
   for batch in 256 1000; do

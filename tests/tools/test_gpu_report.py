@@ -106,3 +106,17 @@ def test_a_profiled_run_says_where_the_model_time_goes(tmp_path):
     assert "No profile: CUDA error in cudaEventRecord" in text
     # The profile does not disturb the model-only ratio: 20,000 / 13,000.
     assert "1.54x (NOT met: >= 1.8x)" in text
+
+
+def test_a_profiled_peer_says_where_pytorchs_time_goes_by_aten_op(tmp_path):
+    # As torch_model.py --profile prints it: a line of its own, after every throughput line.
+    peer = {"peer": "pytorch eager channels_last", "precision": "fp16", "batch_size": 256}
+    peer["profile"] = {"runs": 5, "ops_ms": 19.0, "forward_ms": 18.7,
+                       "by_kind": [{"kind": "aten::cudnn_convolution", "ops": 53.0, "ms": 12.0, "share": 12 / 19},
+                                   {"kind": "aten::cudnn_batch_norm", "ops": 53.0, "ms": 4.0, "share": 4 / 19}]}
+    text = report(tmp_path, [model_line("fp16", 256, 20000.0), model_line("fp16", 256, 13000.0, peer=True), peer])
+    assert "Where PyTorch's model time goes: fp16, batch 256, pytorch eager channels_last" in text
+    assert "19.000 ms per pass in the ops, 18.700 ms per pass as benchmarked" in text
+    assert row(text, "| aten::cudnn_convolution |") == "| aten::cudnn_convolution | 53 | 12.000 | 63.2% | - | - |"
+    assert "Where sluice's model time goes" not in text  # sluice's line carried no profile
+    assert "1.54x (NOT met: >= 1.8x)" in text  # the profile line is not taken for a throughput

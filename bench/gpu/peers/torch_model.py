@@ -1,7 +1,10 @@
 """PyTorch's model-only throughput on the GPU, the peer of `sluice model-bench --device cuda`:
 torchvision's ResNet50 (same architecture as tools/make_test_model.py's), input already on the GPU.
 Every --config (PRECISION:BATCH, e.g. fp16:256) runs in this one process, so torch is imported and
-CUDA started once. Prints one JSON line per configuration."""
+CUDA started once. Prints one JSON line per configuration. With --profile, the batch-256 configurations
+are then profiled, after every throughput is measured (the profiler must not slow a measurement): a
+further line each with its time per aten op (torch.profiler's self device time over 5 passes), the
+counterpart of `sluice model-bench --profile`."""
 import argparse
 import json
 import time
@@ -12,7 +15,11 @@ import torchvision
 from peer_device import add_device_argument, synchronize
 
 
-def measure(device, precision, batch_size, iterations, warmup, compile_mode):
+PROFILE_RUNS = 5
+
+
+def prepare(device, precision, batch_size, compile_mode):
+    """The model and a random input batch for one configuration."""
     # fp32 is true FP32; tf32 lets cuDNN and cuBLAS use TF32 tensor cores; fp16 needs neither.
     tf32 = precision == "tf32"
     torch.backends.cudnn.allow_tf32 = tf32
@@ -23,6 +30,51 @@ def measure(device, precision, batch_size, iterations, warmup, compile_mode):
     if compile_mode:
         model = torch.compile(model, mode=compile_mode)
     x = torch.randn(batch_size, 3, 224, 224, device=device, dtype=dtype).to(memory_format=torch.channels_last)
+    return model, x
+
+
+def peer_name(compile_mode):
+    return "pytorch " + (f"torch.compile {compile_mode}" if compile_mode else "eager") + " channels_last"
+
+
+def profile(device, precision, batch_size, warmup, compile_mode, forward_ms):
+    """One JSON line: the mean self time per pass of each aten op over PROFILE_RUNS passes, largest
+    first (device time on the GPU, CPU time in a dry run), or why there is none."""
+    line = {"peer": peer_name(compile_mode), "precision": precision, "batch_size": batch_size}
+    try:
+        model, x = prepare(device, precision, batch_size, compile_mode)
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        if device == "cuda":
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        with torch.inference_mode():
+            for _ in range(warmup):
+                model(x)
+            synchronize(device)
+            with torch.profiler.profile(activities=activities) as profiler:
+                for _ in range(PROFILE_RUNS):
+                    model(x)
+                synchronize(device)
+    except Exception as error:  # e.g. no CUPTI: the throughput measured before stands without it
+        line["profile_error"] = f"{type(error).__name__}: {error}"
+        return line
+
+    def self_time(event):  # microseconds; torch before 2.4 names device time "cuda"
+        if device != "cuda":
+            return event.self_cpu_time_total
+        return getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0)
+
+    kinds = [{"kind": event.key, "ops": event.count / PROFILE_RUNS, "ms": self_time(event) / 1000 / PROFILE_RUNS}
+             for event in profiler.key_averages() if self_time(event) > 0]
+    total = sum(kind["ms"] for kind in kinds)
+    for kind in kinds:
+        kind["share"] = kind["ms"] / total if total else 0
+    kinds.sort(key=lambda kind: kind["ms"], reverse=True)
+    line["profile"] = {"runs": PROFILE_RUNS, "ops_ms": total, "forward_ms": forward_ms, "by_kind": kinds}
+    return line
+
+
+def measure(device, precision, batch_size, iterations, warmup, compile_mode):
+    model, x = prepare(device, precision, batch_size, compile_mode)
     with torch.inference_mode():
         setup_start = time.perf_counter()
         for _ in range(warmup):
@@ -34,8 +86,7 @@ def measure(device, precision, batch_size, iterations, warmup, compile_mode):
             model(x)
         synchronize(device)
         seconds = time.perf_counter() - start
-    peer = "pytorch " + (f"torch.compile {compile_mode}" if compile_mode else "eager") + " channels_last"
-    return {"peer": peer, "precision": precision, "batch_size": batch_size, "iterations": iterations,
+    return {"peer": peer_name(compile_mode), "precision": precision, "batch_size": batch_size, "iterations": iterations,
             "seconds": seconds, "warmup_seconds": warmup_seconds,
             "images_per_second": batch_size * iterations / seconds,
             "torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
@@ -49,8 +100,11 @@ def main():
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--compile", nargs="?", const="max-autotune", default=None,
                         help="torch.compile with this mode (default max-autotune)")
+    parser.add_argument("--profile", action="store_true",
+                        help="then profile the batch-256 configurations: each aten op's time over 5 passes")
     add_device_argument(parser)
     args = parser.parse_args()
+    profiles = []
     for config in args.config or ["fp16:256"]:
         precision, batch = config.split(":")
         if precision not in ("fp32", "tf32", "fp16"):
@@ -59,6 +113,13 @@ def main():
         iterations = args.iterations * 256 // batch_size + 1
         result = measure(args.device, precision, batch_size, iterations, args.warmup, args.compile)
         print(json.dumps(result), flush=True)
+        if args.profile and batch_size == 256:
+            profiles.append((precision, batch_size, result["seconds"] * 1000 / iterations))
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
+    for precision, batch_size, forward_ms in profiles:
+        print(json.dumps(profile(args.device, precision, batch_size, args.warmup, args.compile, forward_ms)),
+              flush=True)
         if args.device == "cuda":
             torch.cuda.empty_cache()
 
