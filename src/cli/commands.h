@@ -57,7 +57,8 @@ inline CLI::Validator wholeNumberAtLeast(int64_t minimum) {
 /// Help of --cudnn-algorithms (run, predict, model-bench).
 inline constexpr const char* kCudnnAlgorithmsHelp =
     "GPU: how each convolution's cuDNN algorithm is chosen: heuristic (the first of cuDNN's "
-    "suggestions that runs) or timed (every one that runs is timed at start-up, the fastest kept)";
+    "suggestions that runs, fused with bias/add/ReLU where cuDNN can) or timed (every one that runs, "
+    "fused or followed by sluice's epilogue kernel, is timed at start-up, the fastest kept)";
 
 }  // namespace sluice::cli
 

@@ -7,6 +7,8 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "backend/buffer_assignment.h"
@@ -766,8 +768,8 @@ Status CudaExecutor::State::runOp(Op& op, cudaStream_t stream, cudaEvent_t after
 Status CudaExecutor::State::validate(cudaStream_t stream) {
   // One eager pass: every call is tried once before any is captured into a CUDA graph. A
   // convolution takes the first of its algorithms cuDNN runs, fused ones first (or, with
-  // timeAlgorithms, the fastest of the fused ones that run, else of the plain ones); one that
-  // cuDNN turns down fused runs as a convolution plus sluice's epilogue kernel instead.
+  // timeAlgorithms, the fastest that runs, fused or plain with the epilogue); one that cuDNN
+  // turns down fused runs as a convolution plus sluice's epilogue kernel instead.
   SLUICE_CUDNN_RETURN_IF_ERROR(cudnnSetStream(handle.get(), stream));
   auto tryOp = [&](Op& op) {
     Status status = runOp(op, stream);
@@ -808,46 +810,36 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
       op.chosen = shared.chosen;
       if (tryOp(op).ok()) continue;
     }
+    // The heuristics' way: the first that runs, fused calls first. Timed: every call that runs,
+    // fused or not, since a plain convolution with sluice's epilogue may beat the fused call.
     Status firstFailure;
-    bool ran = false;
+    std::optional<std::pair<bool, ConvAlgorithm>> firstRan, fastest;
+    float fastestMilliseconds = 0;
     for (bool fusedCall : {true, false}) {
-      float fastest = 0;
-      bool timed = false;
-      ConvAlgorithm best;
       for (const ConvAlgorithm& candidate : fusedCall ? op.fusedCandidates : op.plainCandidates) {
         op.fused = fusedCall;
         op.chosen = candidate;
         Status status = tryOp(op);
-        if (status.ok() && !options.timeAlgorithms) {
-          ran = true;
-          break;
-        }
-        if (status.ok()) {
-          // It runs: a candidate whatever its timing. A failed timing keeps the first that ran.
-          if (!ran) best = candidate;
-          ran = true;
-          Result<float> milliseconds = timeOp(op);
-          if (!milliseconds.ok()) {
-            cudaGetLastError();
-          } else if (!timed || *milliseconds < fastest) {
-            fastest = *milliseconds;
-            best = candidate;
-            timed = true;
-          }
+        if (!status.ok()) {
+          if (firstFailure.ok()) firstFailure = status;
+          if (fusedCall && fusionRefusal.empty()) fusionRefusal = "node '" + op.node->name + "': " + status.message();
           continue;
         }
-        if (firstFailure.ok()) firstFailure = status;
-        if (fusedCall && fusionRefusal.empty()) fusionRefusal = "node '" + op.node->name + "': " + status.message();
-      }
-      if (ran) {
-        if (options.timeAlgorithms) {
-          op.fused = fusedCall;
-          op.chosen = best;
+        if (!firstRan) firstRan = {fusedCall, candidate};
+        if (!options.timeAlgorithms) break;
+        // It runs: a candidate whatever its timing. If no timing succeeds, the first that ran is kept.
+        Result<float> milliseconds = timeOp(op);
+        if (!milliseconds.ok()) {
+          cudaGetLastError();
+        } else if (!fastest || *milliseconds < fastestMilliseconds) {
+          fastest = {fusedCall, candidate};
+          fastestMilliseconds = *milliseconds;
         }
-        break;
       }
+      if (firstRan && !options.timeAlgorithms) break;
     }
-    if (!ran) return firstFailure.withContext("node '" + op.node->name + "' (no cuDNN algorithm ran)");
+    if (!firstRan) return firstFailure.withContext("node '" + op.node->name + "' (no cuDNN algorithm ran)");
+    std::tie(op.fused, op.chosen) = fastest ? *fastest : *firstRan;
     if (!shared.validated) {
       shared.validated = true;
       shared.fused = op.fused;

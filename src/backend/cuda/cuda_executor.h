@@ -23,7 +23,8 @@ struct CudaExecutorOptions {
   int device = 0;
   Precision precision = Precision::kFp16;
   int64_t batchSize = 256;
-  /// Time each cuDNN algorithm that runs and keep the fastest (else the first that runs).
+  /// Time each cuDNN algorithm that runs, fused and plain (with the epilogue kernel), and keep the
+  /// fastest (else the first that runs, fused first).
   bool timeAlgorithms = false;
   /// When set, Make records its steps on it (cuDNN handle, lowering, weights, validation).
   StepClock* clock = nullptr;
