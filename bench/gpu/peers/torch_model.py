@@ -13,6 +13,7 @@ import torch
 import torchvision
 
 from peer_device import add_device_argument, synchronize
+from profile_summary import op_times
 
 
 PROFILE_RUNS = 5
@@ -57,18 +58,7 @@ def profile(device, precision, batch_size, warmup, compile_mode, forward_ms):
     except Exception as error:  # e.g. no CUPTI: the throughput measured before stands without it
         line["profile_error"] = f"{type(error).__name__}: {error}"
         return line
-
-    def self_time(event):  # microseconds; torch before 2.4 names device time "cuda"
-        if device != "cuda":
-            return event.self_cpu_time_total
-        return getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0)
-
-    kinds = [{"kind": event.key, "ops": event.count / PROFILE_RUNS, "ms": self_time(event) / 1000 / PROFILE_RUNS}
-             for event in profiler.key_averages() if self_time(event) > 0]
-    total = sum(kind["ms"] for kind in kinds)
-    for kind in kinds:
-        kind["share"] = kind["ms"] / total if total else 0
-    kinds.sort(key=lambda kind: kind["ms"], reverse=True)
+    kinds, total = op_times(profiler.key_averages(), PROFILE_RUNS, on_gpu=device == "cuda")
     line["profile"] = {"runs": PROFILE_RUNS, "ops_ms": total, "forward_ms": forward_ms, "by_kind": kinds}
     return line
 
