@@ -83,7 +83,8 @@ def model_profiles(lines):
                   f"benchmarked.\n")
         else:
             print(f"Each op timed alone over {profile.get('runs')} eager passes: {number(ops_ms, 3)} ms per pass "
-                  f"in the ops, {number(forward_ms, 3)} ms per pass as benchmarked (CUDA graph); "
+                  f"in the ops, {number(forward_ms, 3)} ms per pass as benchmarked "
+                  f"({'CUDA graph' if line.get('device', '').endswith('CUDA graph') else 'eager launches'}); "
                   f"{rate_of(profile.get('flops'), forward_ms, 1e12)} TFLOP/s at the benchmarked pass. "
                   f"Every op: {profile.get('file', '-')}.\n")
         print("| kind | ops | ms | share | TFLOP/s | GB/s |")

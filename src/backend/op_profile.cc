@@ -43,8 +43,8 @@ std::vector<OpTiming> slowestOps(const ModelProfile& profile, int count) {
 namespace {
 
 std::string format(const char* pattern, auto... values) {
-  char line[512];
-  std::snprintf(line, sizeof line, pattern, values...);
+  std::string line(static_cast<size_t>(std::snprintf(nullptr, 0, pattern, values...)), '\0');
+  std::snprintf(line.data(), line.size() + 1, pattern, values...);
   return line;
 }
 

@@ -29,7 +29,7 @@ struct ModelProfile {
   double totalFlops() const;
 };
 
-/// The ops of one kind together, largest time first (ties: by kind).
+/// The ops of one kind together.
 struct KindTotal {
   std::string kind;
   int ops = 0;
@@ -37,6 +37,7 @@ struct KindTotal {
   double flops = 0;
   double bytes = 0;
 };
+/// Every kind's total, largest time first (ties: by kind).
 std::vector<KindTotal> totalsByKind(const ModelProfile& profile);
 
 /// The `count` slowest ops, slowest first (ties: in forward order).

@@ -33,6 +33,10 @@ int pendingStopSignal();
 /// Prints `status` as one sentence on stderr and returns the exit code it maps to (0, 1 or 2).
 int reportStatus(const Status& status);
 
+/// Before the work: a result file (`flag` FILE) whose folder is missing or not writable, or that is a
+/// folder, would otherwise fail only after all of it. Touches nothing.
+Status checkWritableFile(const std::string& flag, const std::string& path);
+
 /// Checks that an integer option is a whole number of at least `minimum`, with a message that says
 /// so (CLI11's PositiveNumber prints a range of doubles up to 1.8e308 and calls "abc" out of range).
 inline CLI::Validator wholeNumberAtLeast(int64_t minimum) {

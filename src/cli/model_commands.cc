@@ -1,8 +1,6 @@
 // `sluice model-run` (a model on a .npy batch) and `sluice model-bench` (model-only throughput).
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -121,15 +119,7 @@ Status benchModel(const ModelBenchOptions& options) {
     return Status::InvalidArgument("--profile times the CUDA executor's ops; this run is on the CPU (--device " +
                                    options.device + "): give --device cuda on a machine with a GPU");
   }
-  std::ofstream profileFile;
-  if (profiling) {
-    // Opened first: a path that cannot be written fails before the benchmark, not after it.
-    profileFile.open(options.profilePath);
-    if (!profileFile) {
-      return Status::InvalidArgument("--profile " + options.profilePath + " cannot be written (" +
-                                     std::strerror(errno) + ")");
-    }
-  }
+  if (profiling) SLUICE_RETURN_IF_ERROR(checkWritableFile("--profile", options.profilePath));
   double seconds = 0, setupSeconds = 0;
   StepSeconds setupSteps;
   std::string device = "cpu";
@@ -186,6 +176,7 @@ Status benchModel(const ModelBenchOptions& options) {
   written["model"] = options.model;
   written["device"] = device;
   written["precision"] = backend::precisionName(plan.precision);
+  std::ofstream profileFile(options.profilePath);
   profileFile << written.dump(2) << "\n";
   profileFile.close();
   if (!profileFile) return Status::IoError("cannot write the profile to " + options.profilePath);

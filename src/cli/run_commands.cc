@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -197,25 +196,6 @@ int pendingStopSignal() { return stopSignal; }
 
 namespace {
 
-/// Before the job: a --report that cannot be written would otherwise fail only after all the work.
-Status checkReportPath(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  if (fs::is_directory(path, error)) {
-    return Status::InvalidArgument("--report " + path + " is a folder; give a file name");
-  }
-  fs::path folder = fs::path(path).parent_path();
-  if (folder.empty()) folder = ".";
-  if (!fs::is_directory(folder, error)) {
-    return Status::InvalidArgument("--report " + path + ": the folder " + folder.string() + " does not exist");
-  }
-  if (access(folder.c_str(), W_OK) != 0) {
-    return Status::InvalidArgument("--report " + path + ": the folder " + folder.string() + " is not writable (" +
-                                   std::strerror(errno) + ")");
-  }
-  return Status::OK();
-}
-
 Status writeReport(const engine::JobReport& report, const std::string& path) {
   std::ofstream out(path);
   if (!out) return Status::IoError("cannot write the report to " + path + " (" + std::strerror(errno) + ")");
@@ -227,7 +207,7 @@ Status writeReport(const engine::JobReport& report, const std::string& path) {
 
 int runJobCommand(RunFlags& flags, const CLI::App& command) {
   Status status = finishOptions(flags, command);
-  if (status.ok() && !flags.reportPath.empty()) status = checkReportPath(flags.reportPath);
+  if (status.ok() && !flags.reportPath.empty()) status = checkWritableFile("--report", flags.reportPath);
   if (!status.ok()) return reportStatus(status);
   flags.job.stopRequested = &stopRequested;
   // Default: progress when stderr is a terminal.

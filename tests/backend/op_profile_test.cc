@@ -62,6 +62,15 @@ TEST(OpProfileTest, TheTableGivesSharesAndRates) {
   EXPECT_EQ(text.find("b -> c"), std::string::npos) << "only the 2 slowest are listed:\n" << text;
 }
 
+TEST(OpProfileTest, LongRowsAreWrittenWhole) {
+  ModelProfile profile;
+  const std::string name(300, 'n'), detail(400, 'd');
+  profile.ops = {{name, "Conv 3x3", "a -> b", detail, 1.0, 1e9, 1e6}};
+  const std::string text = formatProfile(profile);
+  EXPECT_NE(text.find(name + " Conv 3x3"), std::string::npos) << text;
+  EXPECT_NE(text.find(", " + detail + "\n"), std::string::npos) << text;
+}
+
 TEST(OpProfileTest, AnEmptyProfileFormatsWithoutDividingByZero) {
   const std::string text = formatProfile(ModelProfile{});
   EXPECT_NE(text.find("0.000 ms per pass"), std::string::npos) << text;

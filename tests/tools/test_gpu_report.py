@@ -88,6 +88,7 @@ def test_jpeg_runs_are_held_to_4x_the_pil_pipeline_and_10000_images_per_second(t
 
 def test_a_profiled_run_says_where_the_model_time_goes(tmp_path):
     profiled = model_line("fp16", 256, 20000.0)
+    profiled["device"] = "cuda:0 (NVIDIA H200, fp16, 54 of 54 convolutions fused), CUDA graph"
     profiled["profile"] = {"runs": 5, "ops_ms": 14.0, "forward_ms": 12.8, "flops": 2 * 256 * 4.089e9,
                            "file": "results-a/profile-fp16-256-heuristic.json",
                            "by_kind": [{"kind": "Conv 3x3", "ops": 16, "ms": 7.0, "share": 0.5, "flops": 1e12,
@@ -99,7 +100,7 @@ def test_a_profiled_run_says_where_the_model_time_goes(tmp_path):
     text = report(tmp_path, [profiled, failed, model_line("fp16", 256, 13000.0, peer=True)])
     assert "Where sluice's model time goes: fp16, batch 256, cuDNN algorithms heuristic" in text
     # 2 * 256 * 4.089e9 FLOPs in 12.8 ms: 163.6 TFLOP/s.
-    assert "163.6 TFLOP/s at the benchmarked pass" in text
+    assert "12.800 ms per pass as benchmarked (CUDA graph); 163.6 TFLOP/s at the benchmarked pass" in text
     # 1e12 FLOPs in 7 ms = 142.9 TFLOP/s, 4e9 bytes in 7 ms = 571.4 GB/s; a pool counts no FLOPs.
     assert row(text, "| Conv 3x3 |") == "| Conv 3x3 | 16 | 7.000 | 50.0% | 142.9 | 571.4 |"
     assert row(text, "| MaxPool |") == "| MaxPool | 1 | 0.500 | 3.6% | - | 2,000.0 |"
