@@ -9,6 +9,7 @@ peer's --profile, by aten op), where their time goes follows the model-only tabl
 figure below its goal.
 A line missing a figure (a run that failed part-way) prints "-" there instead of stopping the report."""
 import json
+import re
 import sys
 
 
@@ -36,6 +37,9 @@ def model_only(lines):
                 who = "pytorch compile" if "torch.compile" in line["peer"] else "pytorch"
             else:
                 who = "sluice " + line.get("cudnn_algorithms", "heuristic")
+                cached = re.search(r"the algorithms of (\d+) from the cache", line.get("device", ""))
+                if cached and int(cached.group(1)) > 0:
+                    who += f", {cached.group(1)} signatures from the cache"
             model[(who, line["precision"], line["batch_size"])] = line
     print("## Model-only ResNet50 (images/s)\n")
     print("| batch | precision | cuDNN algorithms | sluice | sluice start-up s | PyTorch eager channels_last | ratio |")

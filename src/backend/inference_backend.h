@@ -37,6 +37,10 @@ struct BackendOptions {
   /// CUDA: time every cuDNN convolution algorithm that runs and keep the fastest, instead of the
   /// heuristics' first that runs. Costs start-up time (each candidate runs a few times).
   bool timeConvAlgorithms = false;
+  /// CUDA, with timeConvAlgorithms: the file the chosen algorithms are kept in between jobs
+  /// (backend/cuda/algorithm_cache.h), so that only the first job on a kind of GPU times them.
+  /// Empty: none.
+  std::string algorithmCachePath{};
 };
 
 /// Results of one batch, in host memory owned by the backend; valid until the slot is launched again.

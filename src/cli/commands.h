@@ -58,6 +58,12 @@ inline CLI::Validator wholeNumberAtLeast(int64_t minimum) {
       minimum == 1 ? "POSITIVE" : minimum == 0 ? "NONNEGATIVE" : ">=" + std::to_string(minimum));
 }
 
+/// Help of --cudnn-cache (run, predict, model-bench).
+inline constexpr const char* kCudnnCacheHelp =
+    "GPU, with --cudnn-algorithms timed: the file the algorithms chosen are kept in, so that later jobs on "
+    "this kind of GPU start without timing them (default: $SLUICE_CACHE_DIR/cudnn-algorithms.tsv, else "
+    "~/.cache/sluice/cudnn-algorithms.tsv; none: time them in every job)";
+
 /// Help of --cudnn-algorithms (run, predict, model-bench).
 inline constexpr const char* kCudnnAlgorithmsHelp =
     "GPU: how each convolution's cuDNN algorithm is chosen: heuristic (the first of cuDNN's "

@@ -39,6 +39,7 @@ struct ModelBenchOptions {
   std::string precision = "auto";
   std::string cudnnAlgorithms = "heuristic";
   std::string profilePath;
+  std::string cudnnCachePath;  // as JobOptions::cudnnCachePath
 };
 
 /// Eager passes a profile averages: enough to smooth the events' jitter, few enough to stay quick.
@@ -127,11 +128,16 @@ Status benchModel(const ModelBenchOptions& options) {
   std::string profileError;
   if (plan.device == "cuda") {
 #ifdef SLUICE_WITH_CUDA
-    SLUICE_ASSIGN_OR_RETURN(auto measured, backend::cuda::benchmarkModel(options.model, plan.deviceIndex, plan.precision,
-                                                                         options.batchSize, options.warmup,
-                                                                         options.iterations,
-                                                                         options.cudnnAlgorithms == "timed",
-                                                                         profiling ? kProfileRuns : 0));
+    SLUICE_ASSIGN_OR_RETURN(auto measured,
+                            backend::cuda::benchmarkModel({.modelPath = options.model,
+                                                           .deviceIndex = plan.deviceIndex,
+                                                           .precision = plan.precision,
+                                                           .batchSize = options.batchSize,
+                                                           .warmup = options.warmup,
+                                                           .iterations = options.iterations,
+                                                           .timeAlgorithms = options.cudnnAlgorithms == "timed",
+                                                           .algorithmCachePath = engine::cudnnCachePath(options.cudnnCachePath),
+                                                           .profileRuns = profiling ? kProfileRuns : 0}));
     seconds = measured.seconds;
     setupSeconds = measured.setupSeconds;
     setupSteps = measured.setupSteps;
@@ -248,6 +254,7 @@ void addModelCommands(CLI::App& root, int& exitCode) {
   bench->add_option("--cudnn-algorithms", benchOptions->cudnnAlgorithms, kCudnnAlgorithmsHelp)
       ->check(CLI::IsMember({"heuristic", "timed"}))
       ->capture_default_str();
+  bench->add_option("--cudnn-cache", benchOptions->cudnnCachePath, kCudnnCacheHelp);
   bench->add_option("--profile", benchOptions->profilePath,
                     "GPU: after the timed batches, time every op over 5 eager passes; write them to this JSON "
                     "file and print the totals by kind and the slowest ops");

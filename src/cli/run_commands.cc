@@ -129,6 +129,7 @@ void addModelFlags(CLI::App& command, RunFlags& flags) {
   command.add_option("--cudnn-algorithms", flags.cudnnAlgorithms, kCudnnAlgorithmsHelp)
       ->check(CLI::IsMember({"heuristic", "timed"}))
       ->capture_default_str();
+  command.add_option("--cudnn-cache", job.cudnnCachePath, kCudnnCacheHelp);
 }
 
 Status finishOptions(RunFlags& flags, const CLI::App& command) {

@@ -108,7 +108,8 @@ std::string BackendCache::keyOf(const backend::BackendOptions& options) {
       << options.device << ' ' << options.deviceIndex << ' ' << options.batchSize << ' ' << options.cropHeight << ' '
       << options.cropWidth << ' ' << static_cast<int>(options.normalization) << ' '
       << static_cast<int>(options.precision) << ' ' << options.topk << ' ' << options.returnLogits << ' '
-      << options.threads << ' ' << options.timeConvAlgorithms;
+      << options.threads << ' ' << options.timeConvAlgorithms << '\n'
+      << options.algorithmCachePath;
   return key.str();
 }
 

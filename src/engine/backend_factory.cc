@@ -1,6 +1,7 @@
 #include "engine/backend_factory.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -36,6 +37,21 @@ int cudaOrdinal(const std::string& device) {
 }
 
 }  // namespace
+
+std::string cudnnCachePath(const std::string& requested) {
+  if (requested == "none") return "";
+  if (!requested.empty()) return requested;
+  constexpr const char* kFile = "cudnn-algorithms.tsv";
+  auto nonEmpty = [](const char* name) -> const char* {
+    const char* value = std::getenv(name);
+    return value && *value ? value : nullptr;
+  };
+  namespace fs = std::filesystem;
+  if (const char* dir = nonEmpty("SLUICE_CACHE_DIR")) return (fs::path(dir) / kFile).string();
+  if (const char* dir = nonEmpty("XDG_CACHE_HOME")) return (fs::path(dir) / "sluice" / kFile).string();
+  if (const char* home = nonEmpty("HOME")) return (fs::path(home) / ".cache" / "sluice" / kFile).string();
+  return "";
+}
 
 int visibleGpus() {
 #if SLUICE_WITH_CUDA

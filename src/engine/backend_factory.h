@@ -19,6 +19,11 @@ struct DeviceRequest {
   int workers = 0;                 // inference workers; 0 = one per GPU, one on CPU
 };
 
+/// Where timed cuDNN algorithms are kept (BackendOptions::algorithmCachePath) for a job's
+/// cudnnCachePath: a path as given; "" the default, $SLUICE_CACHE_DIR/cudnn-algorithms.tsv, else
+/// $XDG_CACHE_HOME/sluice/..., else ~/.cache/sluice/... (none without a home); "none" none.
+std::string cudnnCachePath(const std::string& requested);
+
 /// The BackendOptions a job's options (JobOptions, BatchPredictorOptions: the same field names)
 /// give, before planBackends fills in the device.
 template <typename Options>
@@ -31,7 +36,8 @@ backend::BackendOptions backendOptionsFor(const Options& options, int64_t batchS
           .topk = options.topk,
           .returnLogits = options.writeLogits,
           .threads = options.threads,
-          .timeConvAlgorithms = options.timeConvAlgorithms};
+          .timeConvAlgorithms = options.timeConvAlgorithms,
+          .algorithmCachePath = cudnnCachePath(options.cudnnCachePath)};
 }
 
 /// Number of GPUs this process can use with this build (0 without the CUDA backend or a driver).

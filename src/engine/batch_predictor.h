@@ -42,6 +42,7 @@ struct BatchPredictorOptions {
   int cpuWorkers = 0;     // preprocessing threads per batch; 0: every core
   int threads = 0;        // inference threads on CPU; 0: every core
   bool timeConvAlgorithms = false;  // CUDA: time cuDNN's algorithms at load (BackendOptions)
+  std::string cudnnCachePath;       // timed algorithms kept here; "" default place, "none" no cache
   /// Input columns copied to the output (renamed input_<name> when they clash with an output column).
   std::vector<std::string> passThrough;
   /// Where `path` and `row` come from: these input columns (string, int64) when named, else

@@ -49,6 +49,7 @@ struct JobOptions {
   io::StorageOptions storage;
   int threads = 0;              // inference threads on CPU; 0 = cores
   bool timeConvAlgorithms = false;  // CUDA: time cuDNN's algorithms at load (BackendOptions)
+  std::string cudnnCachePath;       // timed algorithms kept here; "" default place, "none" no cache
   bool arrowPixelReader = false;  // list<uint8> pixels through Arrow's list arrays, not streamed (benchmarks)
 };
 

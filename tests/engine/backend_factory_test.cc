@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
+
+#include "engine/job_options.h"
 
 namespace sluice::engine {
 namespace {
@@ -19,6 +23,39 @@ DeviceRequest request(std::string device, std::string precision = "auto", int wo
   result.workers = workers;
   result.devices = std::move(devices);
   return result;
+}
+
+/// Sets an environment variable for one scope, then puts back what it was.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    value ? setenv(name, value, 1) : unsetenv(name);
+  }
+  ~ScopedEnvironment() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(BackendFactoryTest, TimedAlgorithmsAreCachedWhereAskedOrInTheUsersCacheFolder) {
+  ScopedEnvironment home("HOME", "/home/someone"), xdg("XDG_CACHE_HOME", nullptr), own("SLUICE_CACHE_DIR", nullptr);
+  EXPECT_EQ(cudnnCachePath("/data/cache.tsv"), "/data/cache.tsv");
+  EXPECT_EQ(cudnnCachePath("none"), "");
+  EXPECT_EQ(cudnnCachePath(""), "/home/someone/.cache/sluice/cudnn-algorithms.tsv");
+  {
+    ScopedEnvironment set("XDG_CACHE_HOME", "/var/cache/someone");
+    EXPECT_EQ(cudnnCachePath(""), "/var/cache/someone/sluice/cudnn-algorithms.tsv");
+    ScopedEnvironment first("SLUICE_CACHE_DIR", "/scratch/sluice");
+    EXPECT_EQ(cudnnCachePath(""), "/scratch/sluice/cudnn-algorithms.tsv");
+  }
+  ScopedEnvironment nowhere("HOME", "");
+  EXPECT_EQ(cudnnCachePath(""), "") << "no home, no cache: every timed job times";
+  // What a job's options give its backends.
+  JobOptions job;
+  job.cudnnCachePath = "/data/cache.tsv";
+  EXPECT_EQ(backendOptionsFor(job, 8).algorithmCachePath, "/data/cache.tsv");
 }
 
 TEST(BackendFactoryTest, CpuRunsFp32WithOneWorkerByDefault) {

@@ -121,3 +121,15 @@ def test_a_profiled_peer_says_where_pytorchs_time_goes_by_aten_op(tmp_path):
     assert row(text, "| aten::cudnn_convolution |") == "| aten::cudnn_convolution | 53 | 12.000 | 63.2% | - | - |"
     assert "Where sluice's model time goes" not in text  # sluice's line carried no profile
     assert "1.54x (NOT met: >= 1.8x)" in text  # the profile line is not taken for a throughput
+
+
+def test_a_timed_run_from_the_cache_is_a_row_of_its_own(tmp_path):
+    cold = model_line("fp16", 256, 21000.0)
+    cold.update(cudnn_algorithms="timed", setup_seconds=9.5,
+                device="cuda:0 (NVIDIA H200, fp16, 54 of 54 convolutions (23 signatures) fused with bias/add/ReLU, "
+                       "the algorithms of 0 from the cache), CUDA graph")
+    warm = dict(cold, setup_seconds=1.25,
+                device=cold["device"].replace("the algorithms of 0", "the algorithms of 23"))
+    text = report(tmp_path, [cold, warm, model_line("fp16", 256, 14000.0, peer=True)])
+    assert "| 9.50 |" in row(text, "| 256 | fp16 | timed | 21,000 |")
+    assert "| 1.25 |" in row(text, "| 256 | fp16 | timed, 23 signatures from the cache | 21,000 |")

@@ -7,8 +7,10 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_devices.h"
 #include "backend/cuda/cuda_executor.h"
@@ -168,11 +170,24 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   SLUICE_ASSIGN_OR_RETURN(auto graph, loading.get());
   SLUICE_RETURN_IF_ERROR(checkModelInput(graph, options));
   clock.step("load model");  // what was left of it once the context was made
+  const GpuInfo& gpu = probe.gpus[options.deviceIndex];
+  std::optional<AlgorithmCache> algorithms;
+  if (options.timeConvAlgorithms && !options.algorithmCachePath.empty()) {
+    algorithms = AlgorithmCache::Load(options.algorithmCachePath,
+                                      algorithmCacheContext(gpu.name, gpu.computeMajor, gpu.computeMinor,
+                                                            probe.cudnnVersion, precisionName(options.precision)));
+  }
   SLUICE_ASSIGN_OR_RETURN(state->executor, CudaExecutor::Make(graph, {.device = options.deviceIndex,
                                                                      .precision = options.precision,
                                                                      .batchSize = options.batchSize,
                                                                      .timeAlgorithms = options.timeConvAlgorithms,
+                                                                     .algorithmCache = algorithms ? &*algorithms : nullptr,
                                                                      .clock = &clock}));
+  // A cache that cannot be written costs the next job a new timing, not this job its run.
+  std::string cacheProblem;
+  if (algorithms) {
+    if (Status saved = algorithms->Save(); !saved.ok()) cacheProblem = ", " + saved.message();
+  }
   CudaExecutor& executor = *state->executor;
   state->numClasses = executor.outputSize();
   if (state->numClasses > maxTopKClasses()) {
@@ -218,11 +233,10 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   clock.step("capture CUDA graphs");
   state->startupSteps = std::move(steps);
 
-  const auto& gpu = probe.gpus[options.deviceIndex];
   state->name = "cuda:" + std::to_string(options.deviceIndex) + " (" + gpu.name + ", " +
                 precisionName(options.precision) + ", cuDNN " + cudnnVersionString(probe.cudnnVersion) + ", " +
                 (state->useGraphs ? "CUDA graphs" : "no CUDA graphs: capture refused (" + state->captureRefusal + ")") +
-                ", " + executor.summary() + ")";
+                ", " + executor.summary() + cacheProblem + ")";
   state->started = true;
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(state)));
 }

@@ -152,6 +152,7 @@ struct CudaExecutor::State {
     ConvAlgorithm chosen;
   };
   std::map<std::vector<int64_t>, SharedChoice> convolutionsBySignature;
+  int signaturesFromCache = 0;  // timed: signatures whose choice came from options.algorithmCache
   std::array<int64_t, 3> inputShape{};
   int inputChannels = 3;
   int inputValue = -1;
@@ -206,6 +207,9 @@ struct CudaExecutor::State {
   /// `afterConvolution`, when given, is recorded between a convolution and its epilogue kernel.
   Status runOp(Op& op, cudaStream_t stream, cudaEvent_t afterConvolution = nullptr);
   Status validate(cudaStream_t stream);
+  /// Sets `op` to the candidate `cached` names (whose workspace the arena's covers); false if it is
+  /// none of them.
+  bool adoptCached(Op& op, const CachedAlgorithm& cached) const;
   void describe(Op& op) const;
   std::vector<OpTiming> describeOps() const;
 };
@@ -810,6 +814,17 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
       op.chosen = shared.chosen;
       if (tryOp(op).ok()) continue;
     }
+    // A choice an earlier job timed: used if it is still among cuDNN's candidates and runs.
+    if (options.timeAlgorithms && options.algorithmCache && !shared.validated) {
+      if (auto cached = options.algorithmCache->find(op.signature); cached && adoptCached(op, *cached) &&
+                                                                    tryOp(op).ok()) {
+        shared.validated = true;
+        shared.fused = op.fused;
+        shared.chosen = op.chosen;
+        ++signaturesFromCache;
+        continue;
+      }
+    }
     // The heuristics' way: the first that runs, fused calls first. Timed: every call that runs,
     // fused or not, since a plain convolution with sluice's epilogue may beat the fused call.
     Status firstFailure;
@@ -846,6 +861,15 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
       shared.chosen = op.chosen;
     }
   }
+  if (options.timeAlgorithms && options.algorithmCache) {
+    for (const auto& [signature, choice] : convolutionsBySignature) {
+      if (!choice.validated) continue;
+      options.algorithmCache->put(signature, {.fused = choice.fused,
+                                              .algorithm = static_cast<int>(choice.chosen.algo),
+                                              .math = static_cast<int>(choice.chosen.math),
+                                              .workspaceBytes = static_cast<int64_t>(choice.chosen.workspaceBytes)});
+    }
+  }
   // Only the chosen algorithms run from now on: the workspace shrinks to what they need.
   size_t needed = 0;
   for (const Op& op : ops) {
@@ -865,6 +889,17 @@ Status CudaExecutor::State::validate(cudaStream_t stream) {
     }
   }
   return Status::OK();
+}
+
+bool CudaExecutor::State::adoptCached(Op& op, const CachedAlgorithm& cached) const {
+  for (const ConvAlgorithm& candidate : cached.fused ? op.fusedCandidates : op.plainCandidates) {
+    if (static_cast<int>(candidate.algo) == cached.algorithm && static_cast<int>(candidate.math) == cached.math) {
+      op.fused = cached.fused;
+      op.chosen = candidate;
+      return true;
+    }
+  }
+  return false;
 }
 
 Status CudaExecutor::enqueue(cudaStream_t stream) {
@@ -1013,6 +1048,9 @@ std::string CudaExecutor::summary() const {
                      " convolutions (" + std::to_string(state_->convolutionsBySignature.size()) +
                      " signatures) fused with bias/add/ReLU";
   if (!state_->fusionRefusal.empty()) text += " (first refused: " + state_->fusionRefusal + ")";
+  if (state_->options.timeAlgorithms && state_->options.algorithmCache) {
+    text += ", the algorithms of " + std::to_string(state_->signaturesFromCache) + " from the cache";
+  }
   return text;
 }
 

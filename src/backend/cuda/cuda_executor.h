@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "backend/cuda/algorithm_cache.h"
 #include "backend/cuda/kernels.h"
 #include "backend/inference_backend.h"
 #include "backend/op_profile.h"
@@ -26,6 +27,9 @@ struct CudaExecutorOptions {
   /// Time each cuDNN algorithm that runs, fused and plain (with the epilogue kernel), and keep the
   /// fastest (else the first that runs, fused first).
   bool timeAlgorithms = false;
+  /// With timeAlgorithms, when set: choices found here are run instead of timed (unless they fail),
+  /// and every choice is put here for the caller to save. Used by one executor's Make at a time.
+  AlgorithmCache* algorithmCache = nullptr;
   /// When set, Make records its steps on it (cuDNN handle, lowering, weights, validation).
   StepClock* clock = nullptr;
 };

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <chrono>
+#include <optional>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_devices.h"
@@ -11,9 +12,9 @@
 
 namespace sluice::backend::cuda {
 
-Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIndex, Precision precision,
-                                      int64_t batchSize, int warmup, int iterations, bool timeAlgorithms,
-                                      int profileRuns) {
+Result<ModelBenchmark> benchmarkModel(const ModelBenchmarkOptions& options) {
+  const int deviceIndex = options.deviceIndex, iterations = options.iterations, profileRuns = options.profileRuns;
+  const int64_t batchSize = options.batchSize;
   const auto start = std::chrono::steady_clock::now();
   ModelBenchmark result;
   StepClock clock(result.setupSteps);
@@ -24,14 +25,26 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
   }
   SLUICE_CUDA_RETURN_IF_ERROR(cudaSetDevice(deviceIndex));
   clock.step("CUDA context");
-  SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(modelPath));
+  SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(options.modelPath));
   clock.step("load model");
+  std::optional<AlgorithmCache> algorithms;
+  if (options.timeAlgorithms && !options.algorithmCachePath.empty()) {
+    const GpuInfo& gpu = probe.gpus[deviceIndex];
+    algorithms = AlgorithmCache::Load(options.algorithmCachePath,
+                                      algorithmCacheContext(gpu.name, gpu.computeMajor, gpu.computeMinor,
+                                                            probe.cudnnVersion, precisionName(options.precision)));
+  }
   SLUICE_ASSIGN_OR_RETURN(auto executor,
                           CudaExecutor::Make(graph, {.device = deviceIndex,
-                                                     .precision = precision,
+                                                     .precision = options.precision,
                                                      .batchSize = batchSize,
-                                                     .timeAlgorithms = timeAlgorithms,
+                                                     .timeAlgorithms = options.timeAlgorithms,
+                                                     .algorithmCache = algorithms ? &*algorithms : nullptr,
                                                      .clock = &clock}));
+  std::string cacheProblem;
+  if (algorithms) {
+    if (Status saved = algorithms->Save(); !saved.ok()) cacheProblem = ", " + saved.message();
+  }
   cudaStream_t stream = nullptr;
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaGraphExec_t replay = nullptr;
@@ -55,7 +68,7 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
       if (result.graph) return cudaStatus(cudaGraphLaunch(replay, stream), "cudaGraphLaunch");
       return executor->enqueue(stream);
     };
-    for (int i = 0; i < warmup; ++i) SLUICE_RETURN_IF_ERROR(runOnce());
+    for (int i = 0; i < options.warmup; ++i) SLUICE_RETURN_IF_ERROR(runOnce());
     SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
     clock.step("warm-up");
     result.setupSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -86,7 +99,7 @@ Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIn
     return Status::OK();
   }();
   result.device = "cuda:" + std::to_string(deviceIndex) + " (" + probe.gpus[deviceIndex].name + ", " +
-                  precisionName(precision) + ", " + executor->summary() + ")";
+                  precisionName(options.precision) + ", " + executor->summary() + cacheProblem + ")";
   if (replay) cudaGraphExecDestroy(replay);
   // The executor's cuDNN handle still names the stream: release it while the stream exists.
   executor.reset();

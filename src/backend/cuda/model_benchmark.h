@@ -23,8 +23,18 @@ struct ModelBenchmark {
   std::string profileError;
 };
 
-Result<ModelBenchmark> benchmarkModel(const std::string& modelPath, int deviceIndex, Precision precision,
-                                      int64_t batchSize, int warmup, int iterations, bool timeAlgorithms = false,
-                                      int profileRuns = 0);
+struct ModelBenchmarkOptions {
+  std::string modelPath;
+  int deviceIndex = 0;
+  Precision precision = Precision::kFp16;
+  int64_t batchSize = 256;
+  int warmup = 2;
+  int iterations = 10;
+  bool timeAlgorithms = false;
+  std::string algorithmCachePath;  // with timeAlgorithms: as BackendOptions::algorithmCachePath
+  int profileRuns = 0;             // > 0: profile the ops over this many eager passes after timing
+};
+
+Result<ModelBenchmark> benchmarkModel(const ModelBenchmarkOptions& options);
 
 }  // namespace sluice::backend::cuda

@@ -11,8 +11,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "backend/cpu/cpu_executor.h"
 #include "backend/cuda/cuda_devices.h"
@@ -40,11 +44,15 @@ std::vector<float> runOnCpu(const model::Graph& graph, const std::vector<float>&
 }
 
 /// NCHW float input -> the executor's NHWC input (padded channels zero) -> forward -> float outputs;
-/// `summary` (may be null) receives the executor's summary().
+/// `summary` (may be null) receives the executor's summary(); `cache` (may be null) is its algorithm cache.
 std::vector<float> runOnGpu(const model::Graph& graph, const std::vector<float>& input, int64_t batch,
-                            Precision precision, bool timeAlgorithms = false, std::string* summary = nullptr) {
-  auto made = CudaExecutor::Make(
-      graph, {.device = 0, .precision = precision, .batchSize = batch, .timeAlgorithms = timeAlgorithms});
+                            Precision precision, bool timeAlgorithms = false, std::string* summary = nullptr,
+                            AlgorithmCache* cache = nullptr) {
+  auto made = CudaExecutor::Make(graph, {.device = 0,
+                                         .precision = precision,
+                                         .batchSize = batch,
+                                         .timeAlgorithms = timeAlgorithms,
+                                         .algorithmCache = cache});
   EXPECT_TRUE(made.ok()) << made.status().message();
   if (!made.ok()) return {};
   CudaExecutor& executor = **made;
@@ -284,6 +292,56 @@ TEST_F(CudaExecutorTest, ConvolutionsOfOneSignatureShareTheirAlgorithmAndMatchTh
     EXPECT_LT(signatures, convolutions / 2) << summary;
     expectWithin(actual, expected, 1e-4f);
   }
+}
+
+TEST_F(CudaExecutorTest, TimedAlgorithmsComeFromTheCacheTheSecondTimeUnlessCudnnNoLongerOffersThem) {
+  std::mt19937 random(16);
+  const model::Graph graph = smallResidualNetwork(random);
+  const int64_t batch = 3;
+  const auto input = randomValues(batch * 3 * 32 * 32, random);
+  const auto expected = runOnCpu(graph, input, batch);
+  const std::string path = ::testing::TempDir() + "sluice_executor_algorithm_cache.tsv";
+  std::remove(path.c_str());
+  // Runs the graph with the cache's choices (timing what it lacks), checks its outputs, saves the
+  // choices and returns the summary.
+  auto runCached = [&] {
+    AlgorithmCache cache = AlgorithmCache::Load(path, "test|fp32");
+    std::string summary;
+    expectWithin(runOnGpu(graph, input, batch, Precision::kFp32, true, &summary, &cache), expected, 1e-4f);
+    EXPECT_TRUE(cache.Save().ok());
+    return summary;
+  };
+  auto fromCache = [](const std::string& summary) {
+    const size_t at = summary.find("the algorithms of ");
+    return at == std::string::npos ? -1 : std::atoi(summary.c_str() + at + 18);
+  };
+  auto signatures = [](const std::string& summary) {
+    int fused = 0, convolutions = 0, count = 0;
+    std::sscanf(summary.c_str(), "%d of %d convolutions (%d signatures)", &fused, &convolutions, &count);
+    return count;
+  };
+  const std::string first = runCached();
+  EXPECT_EQ(fromCache(first), 0) << first;
+  const std::string second = runCached();
+  EXPECT_GT(signatures(second), 0) << second;
+  EXPECT_EQ(fromCache(second), signatures(second)) << second;
+
+  // An algorithm cuDNN does not offer for a signature (99) is timed again, not used.
+  std::ifstream in(path);
+  std::string line, rewritten;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream split(line);
+    for (std::string field; std::getline(split, field, '\t');) fields.push_back(field);
+    if (fields.size() == 6) fields[3] = "99";
+    for (size_t i = 0; i < fields.size(); ++i) rewritten += (i ? "\t" : "") + fields[i];
+    rewritten += "\n";
+  }
+  in.close();
+  std::ofstream(path) << rewritten;
+  const std::string third = runCached();
+  EXPECT_EQ(fromCache(third), 0) << third;
+  std::remove(path.c_str());
 }
 
 TEST_F(CudaExecutorTest, ProfileTimesEveryOpAndNamesTheAlgorithmsChosen) {

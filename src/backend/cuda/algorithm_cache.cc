@@ -1,0 +1,136 @@
+#include "backend/cuda/algorithm_cache.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace sluice::backend::cuda {
+
+namespace {
+
+constexpr char kHeader[] =
+    "# sluice: cuDNN algorithms chosen by --cudnn-algorithms timed; delete this file to time them again\n";
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return parts;
+    start = end + 1;
+  }
+}
+
+template <typename Integer>
+bool parseInteger(const std::string& text, Integer& value) {
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, value);
+  return error == std::errc() && stop == end && !text.empty();
+}
+
+std::string signatureText(const std::vector<int64_t>& signature) {
+  std::string text;
+  for (size_t i = 0; i < signature.size(); ++i) {
+    if (i > 0) text += ',';
+    text += std::to_string(signature[i]);
+  }
+  return text;
+}
+
+/// One line's signature and choice, or nothing if it does not parse.
+std::optional<std::pair<std::vector<int64_t>, CachedAlgorithm>> parseEntry(const std::vector<std::string>& fields) {
+  if (fields.size() != 6) return std::nullopt;
+  std::vector<int64_t> signature;
+  for (const std::string& part : split(fields[1], ',')) {
+    int64_t value = 0;
+    if (!parseInteger(part, value)) return std::nullopt;
+    signature.push_back(value);
+  }
+  CachedAlgorithm choice;
+  int fused = 0;
+  if (!parseInteger(fields[2], fused) || (fused != 0 && fused != 1) || !parseInteger(fields[3], choice.algorithm) ||
+      !parseInteger(fields[4], choice.math) || !parseInteger(fields[5], choice.workspaceBytes) ||
+      choice.workspaceBytes < 0) {
+    return std::nullopt;
+  }
+  choice.fused = fused == 1;
+  return std::make_pair(std::move(signature), choice);
+}
+
+}  // namespace
+
+std::string algorithmCacheContext(const std::string& gpuName, int computeMajor, int computeMinor,
+                                  int64_t cudnnVersion, const std::string& precision) {
+  return gpuName + "|sm" + std::to_string(computeMajor) + std::to_string(computeMinor) + "|cuDNN " +
+         std::to_string(cudnnVersion) + "|" + precision;
+}
+
+AlgorithmCache AlgorithmCache::Load(std::string path, std::string context) {
+  AlgorithmCache cache(std::move(path), std::move(context));
+  std::ifstream in(cache.path_);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> fields = split(line, '\t');
+    if (fields.empty() || fields[0] != cache.context_) continue;
+    if (auto entry = parseEntry(fields)) cache.entries_[entry->first] = entry->second;
+  }
+  return cache;
+}
+
+std::optional<CachedAlgorithm> AlgorithmCache::find(const std::vector<int64_t>& signature) {
+  auto it = entries_.find(signature);
+  if (it == entries_.end()) return std::nullopt;
+  ++found_;
+  return it->second;
+}
+
+void AlgorithmCache::put(const std::vector<int64_t>& signature, const CachedAlgorithm& choice) {
+  entries_[signature] = choice;
+}
+
+Status AlgorithmCache::Save() const {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path target(path_);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path(), error);
+  // Every entry the file holds now, but for the signatures of this context this cache has.
+  std::ostringstream text;
+  text << kHeader;
+  {
+    std::ifstream in(path_);
+    std::string line;
+    while (std::getline(in, line)) {
+      const std::vector<std::string> fields = split(line, '\t');
+      const auto entry = parseEntry(fields);
+      if (entry && (fields[0] != context_ || !entries_.count(entry->first))) text << line << '\n';
+    }
+  }
+  for (const auto& [signature, choice] : entries_) {
+    text << context_ << '\t' << signatureText(signature) << '\t' << (choice.fused ? 1 : 0) << '\t' << choice.algorithm
+         << '\t' << choice.math << '\t' << choice.workspaceBytes << '\n';
+  }
+  const std::string temporary = path_ + ".tmp-" + std::to_string(getpid());
+  std::ofstream out(temporary);
+  out << text.str();
+  out.close();
+  if (!out) {
+    const std::string reason = std::strerror(errno);
+    fs::remove(temporary, error);
+    return Status::IoError("cannot write the cuDNN algorithm cache " + temporary + " (" + reason + ")");
+  }
+  fs::rename(temporary, target, error);
+  if (error) {
+    const std::string reason = error.message();
+    fs::remove(temporary, error);
+    return Status::IoError("cannot replace the cuDNN algorithm cache " + path_ + " (" + reason + ")");
+  }
+  return Status::OK();
+}
+
+}  // namespace sluice::backend::cuda

@@ -1,0 +1,61 @@
+#pragma once
+// The convolution algorithms `--cudnn-algorithms timed` chose, kept in a file between jobs so that
+// only the first job on a kind of GPU pays for timing every candidate: later ones start as fast as
+// the heuristic mode. Entries are keyed by a context (GPU model, compute capability, cuDNN version,
+// precision) and a convolution's signature (shapes, window, fusion). A cached choice is still run
+// once before use, and one that fails is timed again. One text line per entry:
+//   context <TAB> signature (comma-separated) <TAB> fused <TAB> algorithm <TAB> math type <TAB> workspace bytes
+// No CUDA headers: algorithms and math types are cuDNN's enum values as integers.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/status.h"
+
+namespace sluice::backend::cuda {
+
+struct CachedAlgorithm {
+  bool fused = false;  // the fused bias/add/ReLU call, else a plain convolution and sluice's epilogue
+  int algorithm = 0;   // cudnnConvolutionFwdAlgo_t
+  int math = 0;        // cudnnMathType_t
+  int64_t workspaceBytes = 0;
+
+  bool operator==(const CachedAlgorithm&) const = default;
+};
+
+class AlgorithmCache {
+ public:
+  /// The entries of the file at `path` made in `context`. A missing file is an empty cache, and a
+  /// line that does not parse is skipped: a damaged cache costs a new timing, never the job.
+  static AlgorithmCache Load(std::string path, std::string context);
+
+  /// The choice cached for `signature` in this context, if any. Counts the lookups that found one.
+  std::optional<CachedAlgorithm> find(const std::vector<int64_t>& signature);
+  void put(const std::vector<int64_t>& signature, const CachedAlgorithm& choice);
+
+  /// Writes this cache's entries and every other entry the file holds by then (another job may have
+  /// added some meanwhile, e.g. for another batch size) to a temporary file renamed over `path`,
+  /// creating its folder: a job never reads half a file, and of two saving at once the last wins.
+  Status Save() const;
+
+  const std::string& path() const { return path_; }
+  int found() const { return found_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  AlgorithmCache(std::string path, std::string context) : path_(std::move(path)), context_(std::move(context)) {}
+
+  std::string path_;
+  std::string context_;
+  std::map<std::vector<int64_t>, CachedAlgorithm> entries_;
+  int found_ = 0;
+};
+
+/// The context of a cache entry: "NVIDIA H200|sm90|cuDNN 91900|fp16".
+std::string algorithmCacheContext(const std::string& gpuName, int computeMajor, int computeMinor,
+                                  int64_t cudnnVersion, const std::string& precision);
+
+}  // namespace sluice::backend::cuda

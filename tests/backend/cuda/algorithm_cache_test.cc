@@ -1,0 +1,133 @@
+#include "backend/cuda/algorithm_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace sluice::backend::cuda {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kContext = algorithmCacheContext("NVIDIA H200", 9, 0, 91900, "fp16");
+
+class AlgorithmCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = fs::temp_directory_path() /
+              ("sluice_algorithm_cache_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(folder_);
+    fs::create_directories(folder_);
+  }
+  void TearDown() override { fs::remove_all(folder_); }
+
+  std::string read(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  fs::path folder_;
+};
+
+TEST_F(AlgorithmCacheTest, TheContextNamesTheGpuItsCudnnAndThePrecision) {
+  EXPECT_EQ(kContext, "NVIDIA H200|sm90|cuDNN 91900|fp16");
+}
+
+TEST_F(AlgorithmCacheTest, AMissingFileIsAnEmptyCache) {
+  AlgorithmCache cache = AlgorithmCache::Load((folder_ / "none.tsv").string(), kContext);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_FALSE(cache.find({1, 2, 3}).has_value());
+  EXPECT_EQ(cache.found(), 0);
+}
+
+TEST_F(AlgorithmCacheTest, SavedChoicesComeBackInTheSameContextOnly) {
+  const std::string path = (folder_ / "nested" / "folder" / "cache.tsv").string();
+  AlgorithmCache cache = AlgorithmCache::Load(path, kContext);
+  cache.put({256, 64, 56, 56, 1}, {.fused = true, .algorithm = 1, .math = 1, .workspaceBytes = 4096});
+  cache.put({256, 2048, 7, 7, 0}, {.fused = false, .algorithm = 6, .math = 2, .workspaceBytes = 0});
+  ASSERT_TRUE(cache.Save().ok());
+  EXPECT_TRUE(fs::exists(path)) << "the folder is created";
+
+  AlgorithmCache again = AlgorithmCache::Load(path, kContext);
+  EXPECT_EQ(again.size(), 2u);
+  EXPECT_EQ(again.find({256, 64, 56, 56, 1}),
+            (CachedAlgorithm{.fused = true, .algorithm = 1, .math = 1, .workspaceBytes = 4096}));
+  EXPECT_EQ(again.find({256, 2048, 7, 7, 0}),
+            (CachedAlgorithm{.fused = false, .algorithm = 6, .math = 2, .workspaceBytes = 0}));
+  EXPECT_FALSE(again.find({1}).has_value());
+  EXPECT_EQ(again.found(), 2);
+
+  const std::string otherGpu = algorithmCacheContext("NVIDIA A100-SXM4-80GB", 8, 0, 91900, "fp16");
+  EXPECT_EQ(AlgorithmCache::Load(path, otherGpu).size(), 0u);
+  EXPECT_EQ(AlgorithmCache::Load(path, algorithmCacheContext("NVIDIA H200", 9, 0, 91900, "tf32")).size(), 0u);
+  // Nothing is left beside the file.
+  int files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(folder_)) files += entry.is_regular_file();
+  EXPECT_EQ(files, 1);
+}
+
+TEST_F(AlgorithmCacheTest, ASaveKeepsWhatOtherJobsSavedMeanwhile) {
+  const std::string path = (folder_ / "cache.tsv").string();
+  const std::string otherGpu = algorithmCacheContext("NVIDIA A100-SXM4-80GB", 8, 0, 91900, "fp16");
+  // Both jobs load before either saves: one for batch 256 on this GPU, one on another GPU, and a
+  // third for batch 1000 on this one.
+  AlgorithmCache batch256 = AlgorithmCache::Load(path, kContext);
+  AlgorithmCache other = AlgorithmCache::Load(path, otherGpu);
+  AlgorithmCache batch1000 = AlgorithmCache::Load(path, kContext);
+  batch256.put({256, 1}, {.fused = true, .algorithm = 1});
+  other.put({256, 1}, {.fused = false, .algorithm = 0});
+  batch1000.put({1000, 1}, {.fused = true, .algorithm = 7});
+  batch1000.put({256, 1}, {.fused = false, .algorithm = 2});  // it timed batch 256 too, differently
+  ASSERT_TRUE(batch256.Save().ok());
+  ASSERT_TRUE(other.Save().ok());
+  ASSERT_TRUE(batch1000.Save().ok());
+
+  AlgorithmCache mine = AlgorithmCache::Load(path, kContext);
+  EXPECT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine.find({1000, 1})->algorithm, 7);
+  EXPECT_EQ(mine.find({256, 1})->algorithm, 2) << "the last save wins for a signature both had";
+  AlgorithmCache theirs = AlgorithmCache::Load(path, otherGpu);
+  ASSERT_EQ(theirs.size(), 1u);
+  EXPECT_FALSE(theirs.find({256, 1})->fused);
+}
+
+TEST_F(AlgorithmCacheTest, LinesThatDoNotParseAreSkippedAndDroppedAtTheNextSave) {
+  const fs::path path = folder_ / "cache.tsv";
+  {
+    std::ofstream out(path);
+    out << "# a comment\n"
+        << "garbage\n"
+        << kContext << "\t1,2,x\t1\t1\t1\t0\n"      // not a number in the signature
+        << kContext << "\t1,2\t2\t1\t1\t0\n"        // fused is neither 0 nor 1
+        << kContext << "\t1,2\t1\t1\t1\n"           // a field missing
+        << kContext << "\t1,2\t1\t1\t1\t-5\n"       // a negative workspace
+        << kContext << "\t3,4\t0\t6\t2\t1024\n";    // the one good line
+  }
+  AlgorithmCache cache = AlgorithmCache::Load(path.string(), kContext);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.find({3, 4}), (CachedAlgorithm{.fused = false, .algorithm = 6, .math = 2, .workspaceBytes = 1024}));
+  ASSERT_TRUE(cache.Save().ok());
+  const std::string text = read(path);
+  EXPECT_EQ(text.find("garbage"), std::string::npos) << text;
+  EXPECT_NE(text.find(kContext + "\t3,4\t0\t6\t2\t1024\n"), std::string::npos) << text;
+}
+
+TEST_F(AlgorithmCacheTest, ASaveThatCannotWriteSaysWhere) {
+  const fs::path file = folder_ / "a-file";
+  std::ofstream(file) << "not a folder";
+  const std::string path = (file / "cache.tsv").string();
+  AlgorithmCache cache = AlgorithmCache::Load(path, kContext);
+  cache.put({1}, {});
+  Status saved = cache.Save();
+  ASSERT_FALSE(saved.ok());
+  EXPECT_NE(saved.message().find("cuDNN algorithm cache"), std::string::npos) << saved.message();
+  EXPECT_NE(saved.message().find(file.string()), std::string::npos) << saved.message();
+}
+
+}  // namespace
+}  // namespace sluice::backend::cuda
