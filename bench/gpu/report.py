@@ -37,9 +37,11 @@ def model_only(lines):
                 who = "pytorch compile" if "torch.compile" in line["peer"] else "pytorch"
             else:
                 who = "sluice " + line.get("cudnn_algorithms", "heuristic")
-                cached = re.search(r"the algorithms of (\d+) from the cache", line.get("device", ""))
+                cached = re.search(r"algorithms of (\d+) of (\d+) signatures from the cache", line.get("device", ""))
                 if cached and int(cached.group(1)) > 0:
-                    who += f", {cached.group(1)} signatures from the cache"
+                    who += f", {cached.group(1)} of {cached.group(2)} signatures from the cache"
+            while (who, line["precision"], line["batch_size"]) in model:
+                who += " (again)"  # a rerun is a row of its own, never in place of the first
             model[(who, line["precision"], line["batch_size"])] = line
     print("## Model-only ResNet50 (images/s)\n")
     print("| batch | precision | cuDNN algorithms | sluice | sluice start-up s | PyTorch eager channels_last | ratio |")

@@ -62,7 +62,8 @@ inline CLI::Validator wholeNumberAtLeast(int64_t minimum) {
 inline constexpr const char* kCudnnCacheHelp =
     "GPU, with --cudnn-algorithms timed: the file the algorithms chosen are kept in, so that later jobs on "
     "this kind of GPU start without timing them (default: $SLUICE_CACHE_DIR/cudnn-algorithms.tsv, else "
-    "~/.cache/sluice/cudnn-algorithms.tsv; none: time them in every job)";
+    "$XDG_CACHE_HOME/sluice/..., else ~/.cache/sluice/...; none: time them in every job, ./none for a file so "
+    "named)";
 
 /// Help of --cudnn-algorithms (run, predict, model-bench).
 inline constexpr const char* kCudnnAlgorithmsHelp =

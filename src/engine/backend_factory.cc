@@ -48,7 +48,10 @@ std::string cudnnCachePath(const std::string& requested) {
   };
   namespace fs = std::filesystem;
   if (const char* dir = nonEmpty("SLUICE_CACHE_DIR")) return (fs::path(dir) / kFile).string();
-  if (const char* dir = nonEmpty("XDG_CACHE_HOME")) return (fs::path(dir) / "sluice" / kFile).string();
+  // The XDG base directory rules ignore a relative XDG_CACHE_HOME.
+  if (const char* dir = nonEmpty("XDG_CACHE_HOME"); dir && dir[0] == '/') {
+    return (fs::path(dir) / "sluice" / kFile).string();
+  }
   if (const char* home = nonEmpty("HOME")) return (fs::path(home) / ".cache" / "sluice" / kFile).string();
   return "";
 }

@@ -21,7 +21,8 @@ struct DeviceRequest {
 
 /// Where timed cuDNN algorithms are kept (BackendOptions::algorithmCachePath) for a job's
 /// cudnnCachePath: a path as given; "" the default, $SLUICE_CACHE_DIR/cudnn-algorithms.tsv, else
-/// $XDG_CACHE_HOME/sluice/..., else ~/.cache/sluice/... (none without a home); "none" none.
+/// $XDG_CACHE_HOME/sluice/... (when absolute), else ~/.cache/sluice/... (none without a home);
+/// "none" none.
 std::string cudnnCachePath(const std::string& requested);
 
 /// The BackendOptions a job's options (JobOptions, BatchPredictorOptions: the same field names)

@@ -33,6 +33,8 @@ class ScopedEnvironment {
     value ? setenv(name, value, 1) : unsetenv(name);
   }
   ~ScopedEnvironment() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
 
  private:
   const char* name_;
@@ -44,6 +46,10 @@ TEST(BackendFactoryTest, TimedAlgorithmsAreCachedWhereAskedOrInTheUsersCacheFold
   EXPECT_EQ(cudnnCachePath("/data/cache.tsv"), "/data/cache.tsv");
   EXPECT_EQ(cudnnCachePath("none"), "");
   EXPECT_EQ(cudnnCachePath(""), "/home/someone/.cache/sluice/cudnn-algorithms.tsv");
+  {
+    ScopedEnvironment relative("XDG_CACHE_HOME", "cache");
+    EXPECT_EQ(cudnnCachePath(""), "/home/someone/.cache/sluice/cudnn-algorithms.tsv") << "a relative one is ignored";
+  }
   {
     ScopedEnvironment set("XDG_CACHE_HOME", "/var/cache/someone");
     EXPECT_EQ(cudnnCachePath(""), "/var/cache/someone/sluice/cudnn-algorithms.tsv");

@@ -127,9 +127,12 @@ def test_a_timed_run_from_the_cache_is_a_row_of_its_own(tmp_path):
     cold = model_line("fp16", 256, 21000.0)
     cold.update(cudnn_algorithms="timed", setup_seconds=9.5,
                 device="cuda:0 (NVIDIA H200, fp16, 54 of 54 convolutions (23 signatures) fused with bias/add/ReLU, "
-                       "the algorithms of 0 from the cache), CUDA graph")
+                       "algorithms of 0 of 23 signatures from the cache), CUDA graph")
     warm = dict(cold, setup_seconds=1.25,
-                device=cold["device"].replace("the algorithms of 0", "the algorithms of 23"))
-    text = report(tmp_path, [cold, warm, model_line("fp16", 256, 14000.0, peer=True)])
+                device=cold["device"].replace("algorithms of 0 of", "algorithms of 23 of"))
+    # A rerun that found nothing in the cache (e.g. it could not be saved) keeps a row of its own.
+    broken = dict(cold, setup_seconds=9.75)
+    text = report(tmp_path, [cold, warm, broken, model_line("fp16", 256, 14000.0, peer=True)])
     assert "| 9.50 |" in row(text, "| 256 | fp16 | timed | 21,000 |")
-    assert "| 1.25 |" in row(text, "| 256 | fp16 | timed, 23 signatures from the cache | 21,000 |")
+    assert "| 1.25 |" in row(text, "| 256 | fp16 | timed, 23 of 23 signatures from the cache | 21,000 |")
+    assert "| 9.75 |" in row(text, "| 256 | fp16 | timed (again) | 21,000 |")

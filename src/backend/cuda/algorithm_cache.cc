@@ -1,13 +1,15 @@
 #include "backend/cuda/algorithm_cache.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace sluice::backend::cuda {
 
@@ -94,11 +96,17 @@ void AlgorithmCache::put(const std::vector<int64_t>& signature, const CachedAlgo
   entries_[signature] = choice;
 }
 
-Status AlgorithmCache::Save() const {
+Status AlgorithmCache::save() const {
   namespace fs = std::filesystem;
+  auto failed = [&](const std::string& what, const std::string& reason) {
+    return Status::IoError("cannot " + what + " the cuDNN algorithm cache " + path_ + " (" + reason + ")");
+  };
   std::error_code error;
   const fs::path target(path_);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), error);
+  if (target.has_parent_path() && !fs::is_directory(target.parent_path(), error)) {
+    fs::create_directories(target.parent_path(), error);
+    if (error) return failed("make the folder of", error.message());
+  }
   // Every entry the file holds now, but for the signatures of this context this cache has.
   std::ostringstream text;
   text << kHeader;
@@ -115,20 +123,31 @@ Status AlgorithmCache::Save() const {
     text << context_ << '\t' << signatureText(signature) << '\t' << (choice.fused ? 1 : 0) << '\t' << choice.algorithm
          << '\t' << choice.math << '\t' << choice.workspaceBytes << '\n';
   }
-  const std::string temporary = path_ + ".tmp-" + std::to_string(getpid());
-  std::ofstream out(temporary);
-  out << text.str();
-  out.close();
-  if (!out) {
-    const std::string reason = std::strerror(errno);
+  // A temporary file of its own (mkstemp): backends on two GPUs of one process, or jobs on two
+  // machines sharing a home folder, may save at the same moment.
+  std::string temporary = path_ + ".tmp-XXXXXX";
+  const int file = mkstemp(temporary.data());
+  if (file < 0) return failed("write", std::generic_category().message(errno));
+  const std::string content = text.str();
+  int writeError = fchmod(file, 0644) == 0 ? 0 : errno;  // mkstemp's 0600 would hide it from other users' jobs
+  for (size_t done = 0; writeError == 0 && done < content.size();) {
+    const ssize_t written = ::write(file, content.data() + done, content.size() - done);
+    if (written >= 0) {
+      done += static_cast<size_t>(written);
+    } else if (errno != EINTR) {
+      writeError = errno;
+    }
+  }
+  if (::close(file) != 0 && writeError == 0) writeError = errno;
+  if (writeError != 0) {
     fs::remove(temporary, error);
-    return Status::IoError("cannot write the cuDNN algorithm cache " + temporary + " (" + reason + ")");
+    return failed("write", std::generic_category().message(writeError));
   }
   fs::rename(temporary, target, error);
   if (error) {
     const std::string reason = error.message();
     fs::remove(temporary, error);
-    return Status::IoError("cannot replace the cuDNN algorithm cache " + path_ + " (" + reason + ")");
+    return failed("replace", reason);
   }
   return Status::OK();
 }

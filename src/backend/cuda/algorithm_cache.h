@@ -21,25 +21,28 @@ struct CachedAlgorithm {
   bool fused = false;  // the fused bias/add/ReLU call, else a plain convolution and sluice's epilogue
   int algorithm = 0;   // cudnnConvolutionFwdAlgo_t
   int math = 0;        // cudnnMathType_t
-  int64_t workspaceBytes = 0;
+  int64_t workspaceBytes = 0;  // for people reading the file: a choice takes the workspace cuDNN says now
 
   bool operator==(const CachedAlgorithm&) const = default;
 };
 
+/// One job's view of the file: loaded before its executors are made, saved after. Not thread-safe:
+/// one owner at a time (each backend loads its own).
 class AlgorithmCache {
  public:
   /// The entries of the file at `path` made in `context`. A missing file is an empty cache, and a
   /// line that does not parse is skipped: a damaged cache costs a new timing, never the job.
   static AlgorithmCache Load(std::string path, std::string context);
 
-  /// The choice cached for `signature` in this context, if any. Counts the lookups that found one.
+  /// The choice cached for `signature` in this context, if any. found() counts the lookups that
+  /// found one, whether or not the caller could use it.
   std::optional<CachedAlgorithm> find(const std::vector<int64_t>& signature);
   void put(const std::vector<int64_t>& signature, const CachedAlgorithm& choice);
 
   /// Writes this cache's entries and every other entry the file holds by then (another job may have
   /// added some meanwhile, e.g. for another batch size) to a temporary file renamed over `path`,
   /// creating its folder: a job never reads half a file, and of two saving at once the last wins.
-  Status Save() const;
+  Status save() const;
 
   const std::string& path() const { return path_; }
   int found() const { return found_; }

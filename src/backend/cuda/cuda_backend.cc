@@ -186,7 +186,7 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   // A cache that cannot be written costs the next job a new timing, not this job its run.
   std::string cacheProblem;
   if (algorithms) {
-    if (Status saved = algorithms->Save(); !saved.ok()) cacheProblem = ", " + saved.message();
+    if (Status saved = algorithms->save(); !saved.ok()) cacheProblem = ", " + saved.message();
   }
   CudaExecutor& executor = *state->executor;
   state->numClasses = executor.outputSize();

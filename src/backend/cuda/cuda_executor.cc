@@ -1049,7 +1049,8 @@ std::string CudaExecutor::summary() const {
                      " signatures) fused with bias/add/ReLU";
   if (!state_->fusionRefusal.empty()) text += " (first refused: " + state_->fusionRefusal + ")";
   if (state_->options.timeAlgorithms && state_->options.algorithmCache) {
-    text += ", the algorithms of " + std::to_string(state_->signaturesFromCache) + " from the cache";
+    text += ", algorithms of " + std::to_string(state_->signaturesFromCache) + " of " +
+            std::to_string(state_->convolutionsBySignature.size()) + " signatures from the cache";
   }
   return text;
 }

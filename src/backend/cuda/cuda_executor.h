@@ -73,7 +73,8 @@ class CudaExecutor {
   /// Device memory held: weights, activation arena, workspace.
   int64_t deviceBytes() const;
   /// "54 of 54 convolutions (25 signatures) fused with bias/add/ReLU" (a Gemm counts as a 1x1
-  /// convolution) and similar, for the report.
+  /// convolution) and similar, for the report; with an algorithm cache, ", algorithms of 25 of 25
+  /// signatures from the cache".
   std::string summary() const;
 
  private:

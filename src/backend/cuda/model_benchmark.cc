@@ -43,7 +43,7 @@ Result<ModelBenchmark> benchmarkModel(const ModelBenchmarkOptions& options) {
                                                      .clock = &clock}));
   std::string cacheProblem;
   if (algorithms) {
-    if (Status saved = algorithms->Save(); !saved.ok()) cacheProblem = ", " + saved.message();
+    if (Status saved = algorithms->save(); !saved.ok()) cacheProblem = ", " + saved.message();
   }
   cudaStream_t stream = nullptr;
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));

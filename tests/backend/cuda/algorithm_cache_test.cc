@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace sluice::backend::cuda {
 namespace {
@@ -50,7 +52,7 @@ TEST_F(AlgorithmCacheTest, SavedChoicesComeBackInTheSameContextOnly) {
   AlgorithmCache cache = AlgorithmCache::Load(path, kContext);
   cache.put({256, 64, 56, 56, 1}, {.fused = true, .algorithm = 1, .math = 1, .workspaceBytes = 4096});
   cache.put({256, 2048, 7, 7, 0}, {.fused = false, .algorithm = 6, .math = 2, .workspaceBytes = 0});
-  ASSERT_TRUE(cache.Save().ok());
+  ASSERT_TRUE(cache.save().ok());
   EXPECT_TRUE(fs::exists(path)) << "the folder is created";
 
   AlgorithmCache again = AlgorithmCache::Load(path, kContext);
@@ -83,9 +85,9 @@ TEST_F(AlgorithmCacheTest, ASaveKeepsWhatOtherJobsSavedMeanwhile) {
   other.put({256, 1}, {.fused = false, .algorithm = 0});
   batch1000.put({1000, 1}, {.fused = true, .algorithm = 7});
   batch1000.put({256, 1}, {.fused = false, .algorithm = 2});  // it timed batch 256 too, differently
-  ASSERT_TRUE(batch256.Save().ok());
-  ASSERT_TRUE(other.Save().ok());
-  ASSERT_TRUE(batch1000.Save().ok());
+  ASSERT_TRUE(batch256.save().ok());
+  ASSERT_TRUE(other.save().ok());
+  ASSERT_TRUE(batch1000.save().ok());
 
   AlgorithmCache mine = AlgorithmCache::Load(path, kContext);
   EXPECT_EQ(mine.size(), 2u);
@@ -94,6 +96,37 @@ TEST_F(AlgorithmCacheTest, ASaveKeepsWhatOtherJobsSavedMeanwhile) {
   AlgorithmCache theirs = AlgorithmCache::Load(path, otherGpu);
   ASSERT_EQ(theirs.size(), 1u);
   EXPECT_FALSE(theirs.find({256, 1})->fused);
+}
+
+// Backends on two GPUs of one process hold different start-up locks, so they may save together.
+TEST_F(AlgorithmCacheTest, SavesAtTheSameMomentEachWriteAWholeFile) {
+  const std::string path = (folder_ / "cache.tsv").string();
+  auto filled = [&](int64_t first) {
+    AlgorithmCache cache = AlgorithmCache::Load(path, kContext);
+    for (int64_t i = 0; i < 500; ++i) cache.put({first + i, 7, 7}, {.fused = true, .algorithm = 1});
+    return cache;
+  };
+  for (int round = 0; round < 40; ++round) {
+    fs::remove(path);
+    const AlgorithmCache a = filled(0), b = filled(1000);
+    std::latch start(2);
+    Status savedA, savedB;
+    std::thread other([&] {
+      start.arrive_and_wait();
+      savedB = b.save();
+    });
+    start.arrive_and_wait();
+    savedA = a.save();
+    other.join();
+    ASSERT_TRUE(savedA.ok()) << savedA.message();
+    ASSERT_TRUE(savedB.ok()) << savedB.message();
+    // One save's whole file, or both merged; never a splice of the two.
+    const size_t entries = AlgorithmCache::Load(path, kContext).size();
+    ASSERT_TRUE(entries == 500 || entries == 1000) << entries << " entries in round " << round;
+  }
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(folder_)) files += entry.is_regular_file();
+  EXPECT_EQ(files, 1) << "no temporary file is left";
 }
 
 TEST_F(AlgorithmCacheTest, LinesThatDoNotParseAreSkippedAndDroppedAtTheNextSave) {
@@ -111,7 +144,7 @@ TEST_F(AlgorithmCacheTest, LinesThatDoNotParseAreSkippedAndDroppedAtTheNextSave)
   AlgorithmCache cache = AlgorithmCache::Load(path.string(), kContext);
   EXPECT_EQ(cache.size(), 1u);
   EXPECT_EQ(cache.find({3, 4}), (CachedAlgorithm{.fused = false, .algorithm = 6, .math = 2, .workspaceBytes = 1024}));
-  ASSERT_TRUE(cache.Save().ok());
+  ASSERT_TRUE(cache.save().ok());
   const std::string text = read(path);
   EXPECT_EQ(text.find("garbage"), std::string::npos) << text;
   EXPECT_NE(text.find(kContext + "\t3,4\t0\t6\t2\t1024\n"), std::string::npos) << text;
@@ -123,7 +156,7 @@ TEST_F(AlgorithmCacheTest, ASaveThatCannotWriteSaysWhere) {
   const std::string path = (file / "cache.tsv").string();
   AlgorithmCache cache = AlgorithmCache::Load(path, kContext);
   cache.put({1}, {});
-  Status saved = cache.Save();
+  Status saved = cache.save();
   ASSERT_FALSE(saved.ok());
   EXPECT_NE(saved.message().find("cuDNN algorithm cache"), std::string::npos) << saved.message();
   EXPECT_NE(saved.message().find(file.string()), std::string::npos) << saved.message();

@@ -4,6 +4,7 @@
 #include "backend/cuda/cuda_executor.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -300,7 +301,8 @@ TEST_F(CudaExecutorTest, TimedAlgorithmsComeFromTheCacheTheSecondTimeUnlessCudnn
   const int64_t batch = 3;
   const auto input = randomValues(batch * 3 * 32 * 32, random);
   const auto expected = runOnCpu(graph, input, batch);
-  const std::string path = ::testing::TempDir() + "sluice_executor_algorithm_cache.tsv";
+  const std::string path =
+      ::testing::TempDir() + "sluice_executor_algorithm_cache_" + std::to_string(getpid()) + ".tsv";
   std::remove(path.c_str());
   // Runs the graph with the cache's choices (timing what it lacks), checks its outputs, saves the
   // choices and returns the summary.
@@ -308,12 +310,13 @@ TEST_F(CudaExecutorTest, TimedAlgorithmsComeFromTheCacheTheSecondTimeUnlessCudnn
     AlgorithmCache cache = AlgorithmCache::Load(path, "test|fp32");
     std::string summary;
     expectWithin(runOnGpu(graph, input, batch, Precision::kFp32, true, &summary, &cache), expected, 1e-4f);
-    EXPECT_TRUE(cache.Save().ok());
+    EXPECT_TRUE(cache.save().ok());
     return summary;
   };
   auto fromCache = [](const std::string& summary) {
-    const size_t at = summary.find("the algorithms of ");
-    return at == std::string::npos ? -1 : std::atoi(summary.c_str() + at + 18);
+    const std::string phrase = "algorithms of ";
+    const size_t at = summary.find(phrase);
+    return at == std::string::npos ? -1 : std::atoi(summary.c_str() + at + phrase.size());
   };
   auto signatures = [](const std::string& summary) {
     int fused = 0, convolutions = 0, count = 0;
