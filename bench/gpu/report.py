@@ -99,7 +99,8 @@ def model_profiles(lines):
             share = kind.get("share")
             print(f"| {kind['kind']} | {number(kind.get('ops'))} | {number(kind.get('ms'), 3)} | "
                   f"{number(share * 100 if share is not None else None, 1, '%')} | "
-                  f"{rate_of(kind.get('flops'), kind.get('ms'), 1e12)} | {rate_of(kind.get('bytes'), kind.get('ms'), 1e9)} |")
+                  f"{rate_of(kind.get('flops'), kind.get('ms'), 1e12)} | "
+                  f"{rate_of(kind.get('bytes'), kind.get('ms'), 1e9)} |")
 
 
 def seed_end_to_end(lines, model):

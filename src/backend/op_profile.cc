@@ -3,16 +3,19 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <numeric>
 
 namespace sluice::backend {
 
 double ModelProfile::totalMilliseconds() const {
-  return std::accumulate(ops.begin(), ops.end(), 0.0, [](double sum, const OpTiming& op) { return sum + op.milliseconds; });
+  double total = 0;
+  for (const OpTiming& op : ops) total += op.milliseconds;
+  return total;
 }
 
 double ModelProfile::totalFlops() const {
-  return std::accumulate(ops.begin(), ops.end(), 0.0, [](double sum, const OpTiming& op) { return sum + op.flops; });
+  double total = 0;
+  for (const OpTiming& op : ops) total += op.flops;
+  return total;
 }
 
 std::vector<KindTotal> totalsByKind(const ModelProfile& profile) {

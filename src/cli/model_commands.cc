@@ -136,7 +136,8 @@ Status benchModel(const ModelBenchOptions& options) {
                                                            .warmup = options.warmup,
                                                            .iterations = options.iterations,
                                                            .timeAlgorithms = options.cudnnAlgorithms == "timed",
-                                                           .algorithmCachePath = engine::cudnnCachePath(options.cudnnCachePath),
+                                                           .algorithmCachePath =
+                                                               engine::cudnnCachePath(options.cudnnCachePath),
                                                            .profileRuns = profiling ? kProfileRuns : 0}));
     seconds = measured.seconds;
     setupSeconds = measured.setupSeconds;

@@ -177,12 +177,13 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
                                       algorithmCacheContext(gpu.name, gpu.computeMajor, gpu.computeMinor,
                                                             probe.cudnnVersion, precisionName(options.precision)));
   }
-  SLUICE_ASSIGN_OR_RETURN(state->executor, CudaExecutor::Make(graph, {.device = options.deviceIndex,
-                                                                     .precision = options.precision,
-                                                                     .batchSize = options.batchSize,
-                                                                     .timeAlgorithms = options.timeConvAlgorithms,
-                                                                     .algorithmCache = algorithms ? &*algorithms : nullptr,
-                                                                     .clock = &clock}));
+  SLUICE_ASSIGN_OR_RETURN(state->executor,
+                          CudaExecutor::Make(graph, {.device = options.deviceIndex,
+                                                     .precision = options.precision,
+                                                     .batchSize = options.batchSize,
+                                                     .timeAlgorithms = options.timeConvAlgorithms,
+                                                     .algorithmCache = algorithms ? &*algorithms : nullptr,
+                                                     .clock = &clock}));
   // A cache that cannot be written costs the next job a new timing, not this job its run.
   std::string cacheProblem;
   if (algorithms) {

@@ -19,8 +19,8 @@ const std::string kContext = algorithmCacheContext("NVIDIA H200", 9, 0, 91900, "
 class AlgorithmCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = fs::temp_directory_path() /
-              ("sluice_algorithm_cache_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    folder_ = fs::temp_directory_path() / ("sluice_algorithm_cache_" + test);
     fs::remove_all(folder_);
     fs::create_directories(folder_);
   }
