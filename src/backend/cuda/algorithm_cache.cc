@@ -1,5 +1,7 @@
 #include "backend/cuda/algorithm_cache.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +108,18 @@ Status AlgorithmCache::save() const {
   if (target.has_parent_path() && !fs::is_directory(target.parent_path(), error)) {
     fs::create_directories(target.parent_path(), error);
     if (error) return failed("make the folder of", error.message());
+  }
+  // Saves take turns, by a lock on a file beside the cache, so that each merges what the one before
+  // it wrote. Closing the file releases the lock.
+  const std::string lockPath = path_ + ".lock";
+  const int lock = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0) return failed("lock", std::generic_category().message(errno));
+  struct CloseOnExit {
+    int file;
+    ~CloseOnExit() { ::close(file); }
+  } closeLock{lock};
+  while (flock(lock, LOCK_EX) != 0) {
+    if (errno != EINTR) return failed("lock", std::generic_category().message(errno));
   }
   // Every entry the file holds now, but for the signatures of this context this cache has.
   std::ostringstream text;

@@ -41,7 +41,9 @@ class AlgorithmCache {
 
   /// Writes this cache's entries and every other entry the file holds by then (another job may have
   /// added some meanwhile, e.g. for another batch size) to a temporary file renamed over `path`,
-  /// creating its folder: a job never reads half a file, and of two saving at once the last wins.
+  /// creating its folder: a job never reads half a file. Saves take turns (flock on `path`.lock, a
+  /// file left beside the cache), so two saving at once keep both's entries; for a signature both
+  /// have, the later save's choice.
   Status save() const;
 
   const std::string& path() const { return path_; }
