@@ -75,6 +75,19 @@ std::string algorithmCacheContext(const std::string& gpuName, int computeMajor, 
          std::to_string(cudnnVersion) + "|" + precision;
 }
 
+std::optional<AlgorithmCache> loadAlgorithmCache(bool timeAlgorithms, const std::string& path, const GpuInfo& gpu,
+                                                 const std::string& precision) {
+  if (!timeAlgorithms || path.empty()) return std::nullopt;
+  return AlgorithmCache::Load(
+      path, algorithmCacheContext(gpu.name, gpu.computeMajor, gpu.computeMinor, probeCuda().cudnnVersion, precision));
+}
+
+std::string saveAlgorithmCache(const std::optional<AlgorithmCache>& cache) {
+  if (!cache) return "";
+  Status saved = cache->save();
+  return saved.ok() ? "" : ", " + saved.message();
+}
+
 AlgorithmCache AlgorithmCache::Load(std::string path, std::string context) {
   AlgorithmCache cache(std::move(path), std::move(context));
   std::ifstream in(cache.path_);

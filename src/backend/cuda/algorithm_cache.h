@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_devices.h"
 #include "sluice/status.h"
 
 namespace sluice::backend::cuda {
@@ -62,5 +63,13 @@ class AlgorithmCache {
 /// The context of a cache entry: "NVIDIA H200|sm90|cuDNN 91900|fp16".
 std::string algorithmCacheContext(const std::string& gpuName, int computeMajor, int computeMinor,
                                   int64_t cudnnVersion, const std::string& precision);
+
+/// The cache an executor on `gpu` (with this process' cuDNN) reads and fills when it times its
+/// algorithms at `precision`; none when it does not time them or there is no `path`.
+std::optional<AlgorithmCache> loadAlgorithmCache(bool timeAlgorithms, const std::string& path, const GpuInfo& gpu,
+                                                 const std::string& precision);
+/// Saves `cache` if there is one. "" when it was saved (or there is none), else ", why not": for the
+/// description of the device, since a cache that cannot be written costs a new timing, not the job.
+std::string saveAlgorithmCache(const std::optional<AlgorithmCache>& cache);
 
 }  // namespace sluice::backend::cuda

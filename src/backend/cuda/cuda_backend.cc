@@ -171,12 +171,8 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
   SLUICE_RETURN_IF_ERROR(checkModelInput(graph, options));
   clock.step("load model");  // what was left of it once the context was made
   const GpuInfo& gpu = probe.gpus[options.deviceIndex];
-  std::optional<AlgorithmCache> algorithms;
-  if (options.timeConvAlgorithms && !options.algorithmCachePath.empty()) {
-    algorithms = AlgorithmCache::Load(options.algorithmCachePath,
-                                      algorithmCacheContext(gpu.name, gpu.computeMajor, gpu.computeMinor,
-                                                            probe.cudnnVersion, precisionName(options.precision)));
-  }
+  std::optional<AlgorithmCache> algorithms = loadAlgorithmCache(
+      options.timeConvAlgorithms, options.algorithmCachePath, gpu, precisionName(options.precision));
   SLUICE_ASSIGN_OR_RETURN(state->executor,
                           CudaExecutor::Make(graph, {.device = options.deviceIndex,
                                                      .precision = options.precision,
@@ -184,11 +180,7 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::Make(const BackendOptions& opt
                                                      .timeAlgorithms = options.timeConvAlgorithms,
                                                      .algorithmCache = algorithms ? &*algorithms : nullptr,
                                                      .clock = &clock}));
-  // A cache that cannot be written costs the next job a new timing, not this job its run.
-  std::string cacheProblem;
-  if (algorithms) {
-    if (Status saved = algorithms->save(); !saved.ok()) cacheProblem = ", " + saved.message();
-  }
+  const std::string cacheProblem = saveAlgorithmCache(algorithms);
   CudaExecutor& executor = *state->executor;
   state->numClasses = executor.outputSize();
   if (state->numClasses > maxTopKClasses()) {

@@ -27,13 +27,8 @@ Result<ModelBenchmark> benchmarkModel(const ModelBenchmarkOptions& options) {
   clock.step("CUDA context");
   SLUICE_ASSIGN_OR_RETURN(auto graph, model::loadModel(options.modelPath));
   clock.step("load model");
-  std::optional<AlgorithmCache> algorithms;
-  if (options.timeAlgorithms && !options.algorithmCachePath.empty()) {
-    const GpuInfo& gpu = probe.gpus[deviceIndex];
-    algorithms = AlgorithmCache::Load(options.algorithmCachePath,
-                                      algorithmCacheContext(gpu.name, gpu.computeMajor, gpu.computeMinor,
-                                                            probe.cudnnVersion, precisionName(options.precision)));
-  }
+  std::optional<AlgorithmCache> algorithms = loadAlgorithmCache(
+      options.timeAlgorithms, options.algorithmCachePath, probe.gpus[deviceIndex], precisionName(options.precision));
   SLUICE_ASSIGN_OR_RETURN(auto executor,
                           CudaExecutor::Make(graph, {.device = deviceIndex,
                                                      .precision = options.precision,
@@ -41,10 +36,7 @@ Result<ModelBenchmark> benchmarkModel(const ModelBenchmarkOptions& options) {
                                                      .timeAlgorithms = options.timeAlgorithms,
                                                      .algorithmCache = algorithms ? &*algorithms : nullptr,
                                                      .clock = &clock}));
-  std::string cacheProblem;
-  if (algorithms) {
-    if (Status saved = algorithms->save(); !saved.ok()) cacheProblem = ", " + saved.message();
-  }
+  const std::string cacheProblem = saveAlgorithmCache(algorithms);
   cudaStream_t stream = nullptr;
   SLUICE_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaGraphExec_t replay = nullptr;
