@@ -423,15 +423,19 @@ class DatasetWriter {
     for (int i = 0; i < numWorkers_; ++i) workers.emplace_back([this] { work(); });
     int64_t reported = 0;
     {
+      // Progress is looked at before the finish, and again after each report: the workers may write
+      // the last rows and finish while a report runs, and the total must still be reported.
       std::unique_lock lock(mutex_);
-      while (finishedWorkers_ < numWorkers_) {
-        changed_.wait(lock);
+      while (true) {
         if (onProgress && imagesDone_ != reported && firstError_.ok()) {
           reported = imagesDone_;
           lock.unlock();
           onProgress(reported);
           lock.lock();
+          continue;
         }
+        if (finishedWorkers_ == numWorkers_) break;
+        changed_.wait(lock);
       }
     }
     for (std::thread& worker : workers) worker.join();

@@ -6,12 +6,14 @@
 #include <parquet/arrow/reader.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -231,6 +233,20 @@ TEST_F(DatasetGeneratorTest, JpegFormatIsDeterministicForASeed) {
     EXPECT_EQ(a.labels, b.labels);
     EXPECT_NE(a.images, c.images);
   }
+}
+
+// A slow progress report lets every worker finish while it runs; the total must still be reported.
+TEST_F(DatasetGeneratorTest, TheLastProgressReportIsTheTotalEvenWhenReportingIsSlow) {
+  requireDefaultPhotos();
+  DatagenOptions options = smallOptions("out");
+  std::vector<int64_t> reports;
+  ASSERT_TRUE(generateDataset(options, [&](int64_t imagesDone) {
+                reports.push_back(imagesDone);
+                if (reports.size() == 1) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+              }).ok());
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.back(), options.numImages);
+  EXPECT_TRUE(std::is_sorted(reports.begin(), reports.end()));
 }
 
 TEST_F(DatasetGeneratorTest, DefaultSizeImagesHaveTheBenchmarkLength) {
